@@ -1,0 +1,114 @@
+//! `GET /api/` (the route index), `GET /api/links`, `GET /_status` and `GET /metrics`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use super::error::ApiResult;
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/", get(api_index))
+        .route("/api", get(api_index))
+        .route("/api/links", get(links))
+        .route("/_status", get(status))
+        .route("/metrics", get(metrics))
+}
+
+/// (dotted name, method, path template, description), as h's `@api_config(link_name=...)`.
+const ROUTES: &[(&str, &str, &str, &str)] = &[
+    ("annotation.create", "POST", "/api/annotations", "Create an annotation"),
+    ("annotation.read", "GET", "/api/annotations/:id", "Fetch an annotation"),
+    ("annotation.update", "PATCH", "/api/annotations/:id", "Update an annotation"),
+    ("annotation.delete", "DELETE", "/api/annotations/:id", "Delete an annotation"),
+    ("annotation.flag", "PUT", "/api/annotations/:id/flag", "Flag an annotation for review"),
+    ("annotation.hide", "PUT", "/api/annotations/:id/hide", "Hide an annotation as a group moderator"),
+    ("annotation.unhide", "DELETE", "/api/annotations/:id/hide", "Unhide an annotation as a group moderator"),
+    ("search", "GET", "/api/search", "Search for annotations"),
+    ("groups.read", "GET", "/api/groups", "Fetch the user's groups"),
+    ("group.create", "POST", "/api/groups", "Create a new group"),
+    ("group.read", "GET", "/api/groups/:id", "Fetch a group"),
+    ("group.member.add", "POST", "/api/groups/:pubid/members/:userid", "Add the user in the request params to a group"),
+    ("group.member.delete", "DELETE", "/api/groups/:pubid/members/:userid", "Remove the current user from a group"),
+    ("profile.read", "GET", "/api/profile", "Fetch the user's profile"),
+    ("profile.update", "PATCH", "/api/profile", "Update a user's preferences"),
+    ("profile.groups.read", "GET", "/api/profile/groups", "Fetch the current user's groups"),
+    ("links", "GET", "/api/links", "URL templates for generating URLs for HTML pages"),
+];
+
+/// Puts `leaf` at the dotted `path` inside `tree`, creating the branches on the way.
+fn insert_path(tree: &mut Map<String, Value>, path: &[&str], leaf: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            tree.insert((*last).to_owned(), leaf);
+        }
+        [first, rest @ ..] => {
+            let branch = tree.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(map) = branch {
+                insert_path(map, rest, leaf);
+            }
+        }
+    }
+}
+
+/// The link tree: each dotted name becomes nested objects ending in `{method, url, desc}`.
+async fn api_index(State(state): State<AppState>) -> Response {
+    let base = &state.site().public_url;
+    let mut tree = Map::new();
+    for (name, method, path, desc) in ROUTES {
+        let leaf = json!({"method": method, "url": format!("{base}{path}"), "desc": desc});
+        insert_path(&mut tree, name.split('.').collect::<Vec<_>>().as_slice(), leaf);
+    }
+    cached(Json(json!({ "links": tree })).into_response())
+}
+
+async fn links(State(state): State<AppState>) -> Response {
+    let base = &state.site().public_url;
+    // Keys sorted, as h returns them.
+    let body = json!({
+        "account.settings": format!("{base}/account/settings"),
+        "forgot-password": format!("{base}/forgot-password"),
+        "groups.new": format!("{base}/groups/new"),
+        "help": format!("{base}/docs/help"),
+        "oauth.authorize": format!("{base}/oauth/authorize"),
+        "oauth.revoke": format!("{base}/oauth/revoke"),
+        "search.tag": format!("{base}/search?q=tag%3A%22:tag%22"),
+        "signup": format!("{base}/signup"),
+        "user": format!("{base}/u/:user"),
+        "websocket": state.websocket_url(),
+    });
+    cached(Json(body).into_response())
+}
+
+/// h marks the index and links as publicly cacheable for 300 s.
+fn cached(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
+}
+
+/// Health: `{"status": "okay"}` when the database answers, 500 otherwise (h's `/_status`).
+async fn status(State(state): State<AppState>) -> Response {
+    match state.db().ping().await {
+        Ok(()) => Json(json!({"status": "okay"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"status": "failure", "reason": "Database connection failed"})))
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+    let (size, idle) = state.db().pool_stats();
+    metrics::gauge!("scholia_db_pool_connections").set(f64::from(size));
+    metrics::gauge!("scholia_db_pool_idle_connections").set(idle as f64);
+    let body = state.metrics().render();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}

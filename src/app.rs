@@ -1,0 +1,153 @@
+//! The running server: shared state, the router, and `run`, which serves a bound listener until
+//! a cancellation token fires (so tests run a real server on port 0 and stop it
+//! deterministically).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api;
+use crate::bus::{Bus, LocalBus, tailer};
+use crate::config::Config;
+use crate::domain::Identity;
+use crate::render::Site;
+use crate::store::Db;
+
+/// State shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    db: Db,
+    site: Site,
+    websocket_url: String,
+    bus: Arc<dyn Bus>,
+    /// Wakes the change-log tailer after a local commit, so events go out without waiting for
+    /// the next poll.
+    wake_tailer: Arc<Notify>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    /// Builds the state for a server reachable at `bound`.
+    pub fn new(config: Config, db: Db, bound: SocketAddr) -> AppState {
+        let public_url = config.public_url(Some(bound));
+        let websocket_url = websocket_url(&public_url);
+        let site = Site { public_url, authority: config.authority() };
+        AppState(Arc::new(Inner {
+            config,
+            db,
+            site,
+            websocket_url,
+            bus: Arc::new(LocalBus::new(4096)),
+            wake_tailer: Arc::new(Notify::new()),
+            metrics: crate::metrics::handle(),
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+    pub fn site(&self) -> &Site {
+        &self.0.site
+    }
+    /// The default authority.
+    pub fn authority(&self) -> &str {
+        &self.0.site.authority
+    }
+    pub fn websocket_url(&self) -> &str {
+        &self.0.websocket_url
+    }
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.0.bus
+    }
+    pub fn metrics(&self) -> &metrics_exporter_prometheus::PrometheusHandle {
+        &self.0.metrics
+    }
+
+    /// Tells the tailer a local write committed.
+    pub fn changes_written(&self) {
+        self.0.wake_tailer.notify_one();
+    }
+
+    /// Resolves a bearer token to an identity with current group roles; read from the database
+    /// on every request, so admin changes apply to the very next request.
+    pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
+        match self.db().lookup_token(token).await? {
+            Some(found) => Ok(Some(self.db().identity_of(found.user).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `ws(s)://host/ws` for an `http(s)://host` public URL.
+fn websocket_url(public_url: &str) -> String {
+    let rest = public_url
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| public_url.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .unwrap_or_else(|| public_url.to_owned());
+    format!("{rest}/ws")
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config().max_body_bytes;
+    api::router()
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `listener` until `shutdown` is cancelled, then drains in-flight requests (for at most
+/// a few seconds) and stops background tasks.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    db: Db,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let bound = listener.local_addr()?;
+    db.ensure_world_group(&config.authority()).await?;
+    let state = AppState::new(config, db.clone(), bound);
+    let tasks = TaskTracker::new();
+
+    let start_seq = db.last_seq().await?;
+    tasks.spawn(tailer::run(
+        db.clone(),
+        state.bus().clone(),
+        state.0.wake_tailer.clone(),
+        start_seq,
+        shutdown.child_token(),
+    ));
+
+    let app = router(state.clone());
+    let graceful = shutdown.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { graceful.cancelled().await });
+    server.await?;
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await.is_err() {
+        tracing::warn!("background tasks did not stop within 5 s");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn websocket_url_follows_the_public_scheme() {
+        assert_eq!(super::websocket_url("https://h.example"), "wss://h.example/ws");
+        assert_eq!(super::websocket_url("http://127.0.0.1:5000"), "ws://127.0.0.1:5000/ws");
+    }
+}

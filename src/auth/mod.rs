@@ -1,0 +1,3 @@
+//! Authentication pieces that are not plain token lookups (those live in the store).
+
+pub mod jwt;

@@ -1,0 +1,219 @@
+//! The admin commands: users, tokens, groups and auth clients. Each prints its result last.
+
+use clap::{Args, Subcommand};
+
+use crate::config::Config;
+use crate::domain::{GroupType, Role, User};
+use crate::store::{Db, NewGroup, NewUser};
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; prints the userid.
+    Add(UserAdd),
+    /// Shadow-ban a user: their annotations are shown only to themselves.
+    Nipsa(UserRef),
+    /// Lift a shadow ban.
+    Unnipsa(UserRef),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAdd {
+    pub username: String,
+    /// The user's authority (default: the server's).
+    #[arg(long = "authority", value_name = "A")]
+    pub user_authority: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UserRef {
+    /// A username of the default authority, or a full userid `acct:name@authority`.
+    pub username: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create (or replace) a user's developer token; prints it.
+    Create(UserRef),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group owned by CREATOR; prints its pubid.
+    Create(GroupCreate),
+    /// Add a member (or change a member's role).
+    AddMember(GroupMember),
+    /// Remove a member.
+    RemoveMember(GroupMemberRef),
+}
+
+#[derive(Args, Debug)]
+pub struct GroupCreate {
+    pub name: String,
+    #[arg(long = "type", value_name = "TYPE", default_value = "private")]
+    pub group_type: String,
+    #[arg(long, value_name = "USERNAME")]
+    pub creator: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub pre_moderated: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GroupMember {
+    pub pubid: String,
+    pub username: String,
+    #[arg(long, default_value = "member")]
+    pub role: String,
+}
+
+#[derive(Args, Debug)]
+pub struct GroupMemberRef {
+    pub pubid: String,
+    pub username: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthclientCommand {
+    /// Register a client for the JWT grant; prints `CLIENT_ID CLIENT_SECRET`.
+    Create(AuthclientCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct AuthclientCreate {
+    /// The authority whose users the client may log in.
+    #[arg(long = "authority", value_name = "A")]
+    pub client_authority: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Opens the database and works out the server's default authority: the configured one, or
+/// else the authority the server recorded on `__world__` at its first start (so `scholia serve
+/// --authority X` and a later `scholia user add bob` agree without repeating the flag).
+async fn open(config: &Config) -> anyhow::Result<(Db, String)> {
+    let db = Db::connect(&config.database_url()).await?;
+    let authority = match &config.authority {
+        Some(a) => a.clone(),
+        None => match db.group_by_pubid(crate::domain::group::WORLD).await? {
+            Some(world) => world.authority,
+            None => config.authority(),
+        },
+    };
+    Ok((db, authority))
+}
+
+/// `alice` means `acct:alice@<default authority>`; a full userid is taken as given.
+fn userid_for(authority: &str, name: &str) -> String {
+    if name.starts_with("acct:") { name.to_owned() } else { format!("acct:{name}@{authority}") }
+}
+
+async fn find_user(db: &Db, authority: &str, name: &str) -> anyhow::Result<User> {
+    let userid = userid_for(authority, name);
+    db.user_by_userid(&userid).await?.ok_or_else(|| anyhow::anyhow!("no user {userid}"))
+}
+
+fn valid_username(name: &str) -> anyhow::Result<()> {
+    // h: 3-30 characters of letters, digits, `.` and `_` (`h/models/user.py`).
+    let ok = (3..=30).contains(&name.chars().count())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+    anyhow::ensure!(ok, "usernames are 3 to 30 characters of letters, digits, '.' and '_': {name:?}");
+    Ok(())
+}
+
+pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let (db, authority) = open(config).await?;
+    match cmd {
+        UserCommand::Add(a) => {
+            valid_username(&a.username)?;
+            let authority = a.user_authority.clone().unwrap_or_else(|| authority.clone());
+            let user = db
+                .create_user(&NewUser {
+                    username: &a.username,
+                    authority: &authority,
+                    email: a.email.as_deref(),
+                    display_name: a.display_name.as_deref(),
+                })
+                .await?;
+            println!("{}", user.userid());
+        }
+        UserCommand::Nipsa(u) => {
+            let user = find_user(&db, &authority, &u.username).await?;
+            db.set_nipsa(&user.userid().to_string(), true).await?;
+            println!("{} nipsa", user.userid());
+        }
+        UserCommand::Unnipsa(u) => {
+            let user = find_user(&db, &authority, &u.username).await?;
+            db.set_nipsa(&user.userid().to_string(), false).await?;
+            println!("{} unnipsa", user.userid());
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub async fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
+    let (db, authority) = open(config).await?;
+    let TokenCommand::Create(u) = cmd;
+    let user = find_user(&db, &authority, &u.username).await?;
+    let token = db.create_developer_token(&user).await?;
+    println!("{token}");
+    db.close().await;
+    Ok(())
+}
+
+pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
+    let (db, authority) = open(config).await?;
+    match cmd {
+        GroupCommand::Create(g) => {
+            let group_type: GroupType = g.group_type.parse().map_err(anyhow::Error::msg)?;
+            let len = g.name.chars().count();
+            anyhow::ensure!((3..=25).contains(&len), "group names are 3 to 25 characters");
+            let creator = find_user(&db, &authority, &g.creator).await?;
+            let group = db
+                .create_group(
+                    &NewGroup {
+                        name: &g.name,
+                        description: g.description.as_deref(),
+                        group_type,
+                        pre_moderated: g.pre_moderated,
+                        authority: &creator.authority,
+                        authority_provided_id: None,
+                        creator: Some(&creator),
+                    },
+                    None,
+                )
+                .await?;
+            println!("{}", group.pubid);
+        }
+        GroupCommand::AddMember(m) => {
+            let role: Role = m.role.parse().map_err(anyhow::Error::msg)?;
+            let group = db.group_by_pubid(&m.pubid).await?.ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
+            let user = find_user(&db, &authority, &m.username).await?;
+            db.add_member(&group, &user, role, None).await?;
+            println!("{} {} {role}", group.pubid, user.userid());
+        }
+        GroupCommand::RemoveMember(m) => {
+            let group = db.group_by_pubid(&m.pubid).await?.ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
+            let user = find_user(&db, &authority, &m.username).await?;
+            let change = db.remove_member(&group, &user, None).await?;
+            println!("{} {} {}", group.pubid, user.userid(), if change == crate::store::MembershipChange::Changed { "removed" } else { "was not a member" });
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+pub async fn authclient(config: &Config, cmd: AuthclientCommand) -> anyhow::Result<()> {
+    let (db, authority) = open(config).await?;
+    let AuthclientCommand::Create(c) = cmd;
+    let authority = c.client_authority.unwrap_or(authority);
+    let client = db.create_authclient(&authority, c.name.as_deref()).await?;
+    println!("{} {}", client.id, client.secret);
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The command line: `scholia serve` and the admin commands. Admin commands open the same
+//! database as the server (SQLite in WAL mode lets them run beside it) and write through the
+//! same store, so their changes reach a running server through the change log. Each prints its
+//! result as its last line of output, for scripts.
+
+mod admin;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+/// A self-hostable annotation server compatible with Hypothesis.
+#[derive(Parser, Debug)]
+#[command(name = "scholia", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts (they may come before or after the subcommand).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Configuration file (default: ./scholia.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the default SQLite database.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Manage developer API tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCommand),
+    /// Manage groups and their members.
+    #[command(subcommand)]
+    Group(admin::GroupCommand),
+    /// Manage OAuth clients (for the JWT grant).
+    #[command(subcommand)]
+    Authclient(admin::AuthclientCommand),
+}
+
+impl CommonArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+/// Runs the command line; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = cli.common.overrides();
+    if let Command::Serve(args) = &cli.command {
+        overrides.listen = args.listen.clone();
+        overrides.public_url = args.public_url.clone();
+        overrides.authority = args.authority.clone();
+    }
+    let config = Config::load(cli.common.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Serve(_) => serve::serve(config).await,
+        Command::User(c) => admin::user(&config, c).await,
+        Command::Token(c) => admin::token(&config, c).await,
+        Command::Group(c) => admin::group(&config, c).await,
+        Command::Authclient(c) => admin::authclient(&config, c).await,
+    }
+}

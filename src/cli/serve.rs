@@ -1,0 +1,78 @@
+//! `scholia serve`: bind, log what is served, run until SIGINT or SIGTERM.
+
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::store::Db;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:5000).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The URL clients reach this server at (default http://<listen>).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The default authority (default: the public URL's host).
+    #[arg(long, value_name = "NAME")]
+    pub authority: Option<String>,
+}
+
+fn init_tracing(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    init_tracing(&config.log_format);
+    let db = Db::connect(&config.database_url()).await?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let public = config.public_url(Some(bound));
+    tracing::info!(
+        engine = ?db.engine(),
+        authority = %config.authority(),
+        "scholia listening on {bound}: API {public}/api/, WebSocket {}/ws, health {public}/_status, metrics {public}/metrics",
+        public.replacen("http", "ws", 1)
+    );
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        signal.cancel();
+    });
+    crate::app::run(listener, config, db.clone(), shutdown).await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

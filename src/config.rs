@@ -1,0 +1,183 @@
+//! Configuration: built-in defaults, then `scholia.toml`, then `SCHOLIA_*` environment variables,
+//! then command-line flags, each layer overriding the one before (lldap's figment layering).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the server and the admin commands need to know. Every field has a default, so
+/// `scholia serve` runs with no file and no environment at all.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP and WebSocket listener binds.
+    pub listen: String,
+    /// Directory for the default SQLite database (`scholia.db`).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; when unset, SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// The URL clients reach this server at; used for `/api/links`, annotation links and the
+    /// WebSocket URL. When unset, `http://<listen>`.
+    pub public_url: Option<String>,
+    /// The default authority (the `@authority` of local users); when unset, the host of the
+    /// public URL.
+    pub authority: Option<String>,
+    /// Largest request body accepted, in bytes. h sets none; a PDF annotation's selectors can be
+    /// large, so the default is generous.
+    pub max_body_bytes: usize,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:5000".to_owned(),
+            data_dir: PathBuf::from("scholia-data"),
+            database_url: None,
+            public_url: None,
+            authority: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            log_format: "text".to_owned(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` means "not given, keep the lower layer's value".
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+}
+
+impl Config {
+    /// Builds the layered configuration. `file` is the TOML file to read (default `scholia.toml`
+    /// in the working directory; a missing default file is not an error, a missing named one is).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "config file {} not found", path.display());
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file_exact("scholia.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("SCHOLIA_").only(&[
+                "listen",
+                "data_dir",
+                "database_url",
+                "public_url",
+                "authority",
+                "max_body_bytes",
+                "log_format",
+            ]))
+            .merge(Serialized::defaults(overrides))
+            .extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("public_url {url:?} is not a URL: {e}"))?;
+            anyhow::ensure!(
+                matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some(),
+                "public_url must be an http(s) URL with a host, got {url:?}"
+            );
+        }
+        anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self, bound: Option<SocketAddr>) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => match bound {
+                Some(addr) => format!("http://{addr}"),
+                None => format!("http://{}", self.listen),
+            },
+        }
+    }
+
+    /// The default authority: explicit, else the public URL's host.
+    pub fn authority(&self) -> String {
+        if let Some(a) = &self.authority {
+            return a.clone();
+        }
+        let url = self.public_url(None);
+        url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
+
+    /// The database URL: explicit, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("scholia.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::default();
+        assert_eq!(c.listen, "127.0.0.1:5000");
+        assert_eq!(c.public_url(None), "http://127.0.0.1:5000");
+        assert_eq!(c.authority(), "127.0.0.1");
+        assert_eq!(c.database_url(), "sqlite://scholia-data/scholia.db");
+    }
+
+    #[test]
+    fn authority_follows_public_url_host() {
+        let c = Config {
+            public_url: Some("https://annotate.example.org/".into()),
+            ..Config::default()
+        };
+        assert_eq!(c.public_url(None), "https://annotate.example.org");
+        assert_eq!(c.authority(), "annotate.example.org");
+    }
+
+    #[test]
+    fn flags_override_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("scholia.toml", "listen = \"127.0.0.1:7000\"\nauthority = \"file\"")?;
+            jail.set_env("SCHOLIA_AUTHORITY", "env");
+            let c = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:7000");
+            assert_eq!(c.authority(), "env");
+            let o = Overrides { authority: Some("flag".into()), ..Overrides::default() };
+            let c = Config::load(None, &o).map_err(|e| e.to_string())?;
+            assert_eq!(c.authority(), "flag");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_a_bad_public_url() {
+        let o = Overrides { public_url: Some("not a url".into()), ..Overrides::default() };
+        figment::Jail::expect_with(|_| {
+            assert!(Config::load(None, &o).is_err());
+            Ok(())
+        });
+    }
+}

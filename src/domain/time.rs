@@ -1,0 +1,63 @@
+//! Timestamps: stored as microseconds since the Unix epoch, shown the way h shows them.
+
+use time::OffsetDateTime;
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> i64 {
+    let now = OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// h's annotation timestamp format: `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, always six fraction
+/// digits, always UTC (`h/services/annotation_json.py` uses `isoformat()` on UTC datetimes).
+pub fn format_micros(micros: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Parses a search `search_after` value for a date sort: an ISO 8601 date-time (with or without
+/// offset, as h's clients send the `updated` they last saw) or epoch milliseconds.
+pub fn parse_search_after(value: &str) -> Option<i64> {
+    if let Ok(ms) = value.parse::<i64>() {
+        return Some(ms.saturating_mul(1_000));
+    }
+    use time::format_description::well_known::Iso8601;
+    if let Ok(t) = OffsetDateTime::parse(value, &Iso8601::DEFAULT) {
+        return Some((t.unix_timestamp_nanos() / 1_000) as i64);
+    }
+    // A naive date-time (no offset) is taken as UTC.
+    let with_offset = format!("{value}+00:00");
+    OffsetDateTime::parse(&with_offset, &Iso8601::DEFAULT)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_h() {
+        assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000+00:00");
+        assert_eq!(format_micros(1_777_629_600_123_456), "2026-05-01T10:00:00.123456+00:00");
+    }
+
+    #[test]
+    fn search_after_accepts_iso_and_epoch_ms() {
+        let t = 1_777_629_600_123_456;
+        assert_eq!(parse_search_after("2026-05-01T10:00:00.123456+00:00"), Some(t));
+        assert_eq!(parse_search_after("2026-05-01T10:00:00.123456"), Some(t));
+        assert_eq!(parse_search_after("1777629600123"), Some(1_777_629_600_123_000));
+        assert_eq!(parse_search_after("yesterday"), None);
+    }
+}

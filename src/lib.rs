@@ -1,0 +1,39 @@
+//! scholia: a self-hostable annotation server that speaks the HTTP API and Real Time API of the
+//! Hypothesis service ("h"), in one binary, on SQLite by default and PostgreSQL when asked.
+//!
+//! # Layout
+//!
+//! - [`config`]: defaults → `scholia.toml` → `SCHOLIA_*` environment → command-line flags.
+//! - [`cli`]: the `scholia` commands: `serve` and the admin commands (users, tokens, groups,
+//!   auth clients), which work on the same database as a running server.
+//! - [`domain`]: pure types (ids, users, groups, annotations) and the permission rules.
+//! - [`uri`]: h-compatible URI normalisation and version scope keys.
+//! - [`input`]: h's validation of annotation create/update bodies and document claims.
+//! - [`store`]: all SQL, written once for SQLite and PostgreSQL, and the change log that
+//!   every announced write appends to in its own transaction.
+//! - [`auth`]: the JWT bearer grant.
+//! - [`render`]: the annotation JSON for one viewer, shared by the HTTP API and (later) the
+//!   Real Time API so they can never disagree.
+//! - [`api`]: the HTTP API, one module per resource.
+//! - [`bus`]: how committed changes reach the rest of the server: the change-log tailer and the
+//!   in-process bus.
+//! - [`app`]: shared state, the router, and [`app::run`], which serves a bound listener until a
+//!   cancellation token fires.
+//! - [`metrics`]: the Prometheus recorder and request metrics.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod input;
+pub mod metrics;
+pub mod render;
+pub mod store;
+pub mod uri;
+
+pub use app::run;
+pub use config::Config;

@@ -1,0 +1,133 @@
+//! The change log: a durable, strictly ordered record of every event clients may be told about
+//! (annotation create/update/delete, group join/leave) and of changes caches must hear of
+//! (NIPSA). Rows are appended inside the transaction of the change they describe, so a write that
+//! does not commit leaves no row, and a row always describes a committed write.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Db, db_run, rows::ChangeRow};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChangeAction {
+    Create,
+    Update,
+    Delete,
+    GroupJoin,
+    GroupLeave,
+    /// A user's NIPSA flag changed (no client message; caches reload the user).
+    UserChange,
+}
+
+impl ChangeAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeAction::Create => "create",
+            ChangeAction::Update => "update",
+            ChangeAction::Delete => "delete",
+            ChangeAction::GroupJoin => "group-join",
+            ChangeAction::GroupLeave => "group-leave",
+            ChangeAction::UserChange => "user-change",
+        }
+    }
+
+    /// Annotation events, as opposed to user events.
+    pub fn is_annotation(self) -> bool {
+        matches!(self, ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete)
+    }
+}
+
+impl fmt::Display for ChangeAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ChangeAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "create" => ChangeAction::Create,
+            "update" => ChangeAction::Update,
+            "delete" => ChangeAction::Delete,
+            "group-join" => ChangeAction::GroupJoin,
+            "group-leave" => ChangeAction::GroupLeave,
+            "user-change" => ChangeAction::UserChange,
+            other => return Err(format!("unknown change action {other:?}")),
+        })
+    }
+}
+
+/// One committed change, as read back from the log and published on the bus.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// Strictly increasing position in the log.
+    pub seq: i64,
+    pub action: ChangeAction,
+    pub annotation_id: Option<String>,
+    pub userid: Option<String>,
+    /// The group pubid (the annotation's group, or the group joined or left).
+    pub groupid: Option<String>,
+    /// The writer's `X-Client-Id`, for echo suppression.
+    pub src_client_id: Option<String>,
+    /// Commit time, microseconds since the epoch.
+    pub created: i64,
+}
+
+/// What a write appends; `seq` and `created` are assigned by the store.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ChangeEntry<'a> {
+    pub action: Option<ChangeAction>,
+    pub annotation_id: Option<&'a str>,
+    pub userid: Option<&'a str>,
+    pub groupid: Option<&'a str>,
+    pub src_client_id: Option<&'a str>,
+}
+
+/// Appends one row to the change log inside the transaction `$tx`.
+macro_rules! append_change {
+    ($tx:expr, $entry:expr) => {{
+        let entry: &$crate::store::changelog::ChangeEntry<'_> = $entry;
+        sqlx::query(
+            "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(entry.action.map(|a| a.as_str()))
+        .bind(entry.annotation_id)
+        .bind(entry.userid)
+        .bind(entry.groupid)
+        .bind(entry.src_client_id)
+        .bind($crate::domain::time::now_micros())
+        .execute(&mut *$tx)
+        .await
+    }};
+}
+pub(crate) use append_change;
+
+impl Db {
+    /// Changes with `seq > after`, oldest first, at most `limit` of them.
+    pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
+        let rows: Vec<ChangeRow> = db_run!(self, |p| {
+            sqlx::query_as(
+                "SELECT seq, action, annotation_id, userid, groupid, src_client_id, created \
+                 FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows.into_iter().filter_map(ChangeRow::into_change).collect())
+    }
+
+    /// The newest `seq` in the log (0 when empty).
+    pub async fn last_seq(&self) -> Result<i64, sqlx::Error> {
+        db_run!(self, |p| {
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM change_log")
+                .fetch_one(p)
+                .await
+                .map(|s| s.unwrap_or(0))
+        })
+    }
+}

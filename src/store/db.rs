@@ -1,0 +1,108 @@
+//! The database handle: one enum over the two engines, and the macro that runs one body of code
+//! against whichever pool is inside (the dispatch shape of stack-and-style.md §3.3).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// A pool for one of the two supported engines. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool. The body is written once and compiled
+/// twice, so the same SQL text serves both engines.
+macro_rules! db_run {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($p) => $body,
+            $crate::store::Db::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use db_run;
+
+/// Which engine a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and runs the migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
+            Db::Postgres(pool)
+        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    anyhow::anyhow!("cannot create data directory {}: {e}", parent.display())
+                })?;
+            }
+            // WAL lets admin commands in another process write while the server reads, and the
+            // busy timeout makes a second writer wait for the lock instead of failing.
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path}: {e}"))?;
+            Db::Sqlite(pool)
+        } else {
+            anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...");
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine behind this handle.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// `SELECT 1`, for the health check.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        db_run!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        db_run!(self, |p| p.close().await)
+    }
+
+    /// Pool figures for `/metrics`: (connections open, idle).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        db_run!(self, |p| (p.size(), p.num_idle()))
+    }
+}

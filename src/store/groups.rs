@@ -1,0 +1,262 @@
+//! Groups and memberships. Joining and leaving append `group-join` / `group-leave` rows to the
+//! change log (the realtime `session-change` source, spec §5.4); a join that changes nothing and
+//! a leave of a non-member append nothing, as in h.
+
+use super::changelog::{ChangeAction, ChangeEntry, append_change};
+use super::rows::{GROUP_COLS, GroupRow};
+use super::{BeginWrite, Db, StoreError, db_run, is_unique_violation};
+use crate::domain::group::WORLD;
+use crate::domain::ids::generate_pubid;
+use crate::domain::time::now_micros;
+use crate::domain::{Group, GroupType, Role, User};
+
+/// A group to create.
+#[derive(Clone, Debug)]
+pub struct NewGroup<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub group_type: GroupType,
+    pub pre_moderated: bool,
+    pub authority: &'a str,
+    /// h's `groupid` for third-party authorities (`group:<id>@<authority>`).
+    pub authority_provided_id: Option<&'a str>,
+    /// Becomes the owner (and gets a `group-join`).
+    pub creator: Option<&'a User>,
+}
+
+/// Whether a membership call changed anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MembershipChange {
+    Changed,
+    Unchanged,
+}
+
+impl Db {
+    /// Creates the Public group `__world__` for `authority` if it does not exist yet.
+    pub async fn ensure_world_group(&self, authority: &str) -> Result<(), sqlx::Error> {
+        db_run!(self, |p| {
+            sqlx::query(
+                "INSERT INTO groups (pubid, authority, name, group_type, pre_moderated, created) \
+                 VALUES ($1, $2, 'Public', 'open', FALSE, $3) ON CONFLICT (pubid) DO NOTHING",
+            )
+            .bind(WORLD)
+            .bind(authority)
+            .bind(now_micros())
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Creates a group; the creator becomes its owner in the same transaction.
+    pub async fn create_group(
+        &self,
+        new: &NewGroup<'_>,
+        src_client_id: Option<&str>,
+    ) -> Result<Group, StoreError> {
+        let pubid = generate_pubid();
+        let now = now_micros();
+        let result: Result<(), sqlx::Error> = db_run!(self, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO groups (pubid, authority, authority_provided_id, name, description, \
+                     group_type, pre_moderated, creator_id, created) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(&pubid)
+                .bind(new.authority)
+                .bind(new.authority_provided_id)
+                .bind(new.name)
+                .bind(new.description)
+                .bind(new.group_type.as_str())
+                .bind(new.pre_moderated)
+                .bind(new.creator.map(|u| u.id))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                if let Some(creator) = new.creator {
+                    sqlx::query(
+                        "INSERT INTO group_members (group_id, user_id, role, created) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(id)
+                    .bind(creator.id)
+                    .bind(Role::Owner.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let userid = creator.userid().to_string();
+                    let entry = ChangeEntry {
+                        action: Some(ChangeAction::GroupJoin),
+                        userid: Some(&userid),
+                        groupid: Some(&pubid),
+                        src_client_id,
+                        ..Default::default()
+                    };
+                    append_change!(tx, &entry)?;
+                }
+                tx.commit().await
+            }
+            .await
+        });
+        match result {
+            Ok(()) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "group with groupid '{}' already exists",
+                    new.authority_provided_id.unwrap_or(&pubid)
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.group_by_pubid(&pubid)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("group {pubid} vanished")))
+    }
+
+    /// Looks a group up by pubid.
+    pub async fn group_by_pubid(&self, pubid: &str) -> Result<Option<Group>, sqlx::Error> {
+        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE pubid = $1");
+        let row: Option<GroupRow> =
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(pubid).fetch_optional(p).await?);
+        Ok(row.map(Group::from))
+    }
+
+    /// Looks a group up by h's `group:<authority_provided_id>@<authority>` form.
+    pub async fn group_by_groupid(&self, groupid: &str) -> Result<Option<Group>, sqlx::Error> {
+        let Some((id, authority)) = groupid.strip_prefix("group:").and_then(|s| s.rsplit_once('@'))
+        else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE authority_provided_id = $1 AND authority = $2"
+        );
+        let row: Option<GroupRow> =
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(authority).fetch_optional(p).await?);
+        Ok(row.map(Group::from))
+    }
+
+    /// Every group the user belongs to, sorted by lower-cased name then pubid (h's session
+    /// order).
+    pub async fn groups_of(&self, user_id: i64) -> Result<Vec<Group>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE id IN \
+             (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY LOWER(name), pubid"
+        );
+        let rows: Vec<GroupRow> =
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(user_id).fetch_all(p).await?);
+        Ok(rows.into_iter().map(Group::from).collect())
+    }
+
+    /// Open and restricted groups of an authority other than `__world__`, by name.
+    pub async fn public_groups_of_authority(&self, authority: &str) -> Result<Vec<Group>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {GROUP_COLS} FROM groups WHERE authority = $1 AND pubid <> $2 \
+             AND group_type IN ('open', 'restricted') ORDER BY LOWER(name), pubid"
+        );
+        let rows: Vec<GroupRow> =
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(authority).bind(WORLD).fetch_all(p).await?);
+        Ok(rows.into_iter().map(Group::from).collect())
+    }
+
+    /// The role of a user in a group, if a member.
+    pub async fn role_in(&self, group_id: i64, user_id: i64) -> Result<Option<Role>, sqlx::Error> {
+        let role: Option<String> = db_run!(self, |p| {
+            sqlx::query_scalar("SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2")
+                .bind(group_id)
+                .bind(user_id)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(role.and_then(|r| r.parse().ok()))
+    }
+
+    /// Adds a member (or changes an existing member's role, which announces nothing, as h's
+    /// role edits publish nothing). A new membership appends `group-join`.
+    pub async fn add_member(
+        &self,
+        group: &Group,
+        user: &User,
+        role: Role,
+        src_client_id: Option<&str>,
+    ) -> Result<MembershipChange, sqlx::Error> {
+        let userid = user.userid().to_string();
+        db_run!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2",
+            )
+            .bind(group.id)
+            .bind(user.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let changed = match existing {
+                Some(old) => {
+                    if old != role.as_str() {
+                        sqlx::query("UPDATE group_members SET role = $1 WHERE group_id = $2 AND user_id = $3")
+                            .bind(role.as_str())
+                            .bind(group.id)
+                            .bind(user.id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    MembershipChange::Unchanged
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO group_members (group_id, user_id, role, created) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(group.id)
+                    .bind(user.id)
+                    .bind(role.as_str())
+                    .bind(now_micros())
+                    .execute(&mut *tx)
+                    .await?;
+                    let entry = ChangeEntry {
+                        action: Some(ChangeAction::GroupJoin),
+                        userid: Some(&userid),
+                        groupid: Some(&group.pubid),
+                        src_client_id,
+                        ..Default::default()
+                    };
+                    append_change!(tx, &entry)?;
+                    MembershipChange::Changed
+                }
+            };
+            tx.commit().await?;
+            Ok(changed)
+        })
+    }
+
+    /// Removes a member; appends `group-leave` if they were one.
+    pub async fn remove_member(
+        &self,
+        group: &Group,
+        user: &User,
+        src_client_id: Option<&str>,
+    ) -> Result<MembershipChange, sqlx::Error> {
+        let userid = user.userid().to_string();
+        db_run!(self, |p| {
+            let mut tx = p.begin_write().await?;
+            let removed = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                .bind(group.id)
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed == 0 {
+                return Ok(MembershipChange::Unchanged);
+            }
+            let entry = ChangeEntry {
+                action: Some(ChangeAction::GroupLeave),
+                userid: Some(&userid),
+                groupid: Some(&group.pubid),
+                src_client_id,
+                ..Default::default()
+            };
+            append_change!(tx, &entry)?;
+            tx.commit().await?;
+            Ok(MembershipChange::Changed)
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! Credentials: developer tokens, OAuth access/refresh token pairs and auth clients, with h's
+//! prefixes and lifetimes (`h/models/token.py`, `h/services/developer_token.py`,
+//! `h/services/oauth/_bearer_token.py`).
+
+use super::rows::{USER_COLS, UserRow};
+use super::{Db, StoreError, db_run};
+use crate::domain::User;
+use crate::domain::ids::random_token;
+use crate::domain::time::now_micros;
+
+/// Developer tokens never expire.
+pub const DEVELOPER_PREFIX: &str = "6879-";
+/// OAuth access tokens live an hour.
+pub const ACCESS_PREFIX: &str = "5768-";
+/// OAuth refresh tokens live a week.
+pub const REFRESH_PREFIX: &str = "4657-";
+pub const ACCESS_TTL_SECS: i64 = 3600;
+pub const REFRESH_TTL_SECS: i64 = 7 * 24 * 3600;
+/// After a refresh, the used refresh token stays valid this long (h cuts it to 3 minutes).
+pub const USED_REFRESH_GRACE_SECS: i64 = 180;
+const MICROS: i64 = 1_000_000;
+
+/// The outcome of looking a bearer token up.
+#[derive(Clone, Debug)]
+pub struct TokenLookup {
+    pub user: User,
+    /// Expiry in microseconds; `None` for developer tokens.
+    pub expires: Option<i64>,
+    pub created: i64,
+    pub authclient: Option<AuthClient>,
+}
+
+/// An OAuth client that may mint tokens for users of its authority.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthClient {
+    pub id: String,
+    pub secret: String,
+    pub authority: String,
+    pub name: Option<String>,
+    pub grant_type: String,
+}
+
+/// A fresh access/refresh token pair.
+#[derive(Clone, Debug)]
+pub struct OAuthTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenUserRow {
+    expires: Option<i64>,
+    created: i64,
+    authclient_id: Option<String>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+impl Db {
+    /// Creates (or replaces, as h's "regenerate" does) a user's developer token.
+    pub async fn create_developer_token(&self, user: &User) -> Result<String, sqlx::Error> {
+        let value = format!("{DEVELOPER_PREFIX}{}", random_token(43));
+        db_run!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM tokens WHERE user_id = $1 AND expires IS NULL AND authclient_id IS NULL")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO tokens (user_id, value, created) VALUES ($1, $2, $3)")
+                .bind(user.id)
+                .bind(&value)
+                .bind(now_micros())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(value)
+    }
+
+    /// Resolves a bearer token: valid if it exists, has not expired, and its user exists and is
+    /// not deleted (`h/services/auth_token.py`). Refresh tokens are not looked at.
+    pub async fn lookup_token(&self, value: &str) -> Result<Option<TokenLookup>, sqlx::Error> {
+        let sql = format!(
+            "SELECT t.expires, t.created, t.authclient_id, {} FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.value = $1",
+            USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+        );
+        let row: Option<TokenUserRow> =
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(value).fetch_optional(p).await?);
+        let Some(row) = row else { return Ok(None) };
+        if row.expires.is_some_and(|e| e <= now_micros()) {
+            return Ok(None);
+        }
+        let user = User::from(row.user);
+        if user.deleted {
+            return Ok(None);
+        }
+        let authclient = match &row.authclient_id {
+            Some(id) => self.authclient(id).await?,
+            None => None,
+        };
+        Ok(Some(TokenLookup { user, expires: row.expires, created: row.created, authclient }))
+    }
+
+    /// Issues an access/refresh pair for a user through an auth client.
+    pub async fn issue_oauth_tokens(
+        &self,
+        user: &User,
+        client: &AuthClient,
+    ) -> Result<OAuthTokens, sqlx::Error> {
+        let now = now_micros();
+        let tokens = OAuthTokens {
+            access_token: format!("{ACCESS_PREFIX}{}", random_token(43)),
+            refresh_token: format!("{REFRESH_PREFIX}{}", random_token(43)),
+            expires_in: ACCESS_TTL_SECS,
+        };
+        db_run!(self, |p| {
+            sqlx::query(
+                "INSERT INTO tokens (user_id, value, expires, refresh_token, refresh_token_expires, authclient_id, created) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(user.id)
+            .bind(&tokens.access_token)
+            .bind(now + ACCESS_TTL_SECS * MICROS)
+            .bind(&tokens.refresh_token)
+            .bind(now + REFRESH_TTL_SECS * MICROS)
+            .bind(&client.id)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(tokens)
+    }
+
+    /// Exchanges a refresh token for a new pair; the old refresh token keeps a short grace period
+    /// and the old access token stays valid until it expires. `None` if the refresh token is
+    /// unknown or expired.
+    pub async fn refresh_oauth_tokens(
+        &self,
+        refresh_token: &str,
+    ) -> Result<Option<(User, AuthClient, OAuthTokens)>, StoreError> {
+        let now = now_micros();
+        let row: Option<(i64, Option<i64>, Option<String>)> = db_run!(self, |p| {
+            sqlx::query_as(
+                "SELECT user_id, refresh_token_expires, authclient_id FROM tokens WHERE refresh_token = $1",
+            )
+            .bind(refresh_token)
+            .fetch_optional(p)
+            .await?
+        });
+        let Some((user_id, Some(expires), Some(client_id))) = row else { return Ok(None) };
+        if expires <= now {
+            return Ok(None);
+        }
+        let Some(user) = self.user_by_id(user_id).await? else { return Ok(None) };
+        let Some(client) = self.authclient(&client_id).await? else { return Ok(None) };
+        if user.deleted {
+            return Ok(None);
+        }
+        let grace = now + USED_REFRESH_GRACE_SECS * MICROS;
+        db_run!(self, |p| {
+            sqlx::query(
+                "UPDATE tokens SET refresh_token_expires = $1 WHERE refresh_token = $2 AND refresh_token_expires > $1",
+            )
+            .bind(grace)
+            .bind(refresh_token)
+            .execute(p)
+            .await?;
+        });
+        let tokens = self.issue_oauth_tokens(&user, &client).await?;
+        Ok(Some((user, client, tokens)))
+    }
+
+    /// Deletes the token row holding this access or refresh token (`/oauth/revoke`); unknown
+    /// tokens are ignored.
+    pub async fn revoke_token(&self, token: &str) -> Result<(), sqlx::Error> {
+        db_run!(self, |p| {
+            sqlx::query("DELETE FROM tokens WHERE value = $1 OR refresh_token = $1")
+                .bind(token)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        let row: Option<UserRow> =
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?);
+        Ok(row.map(User::from))
+    }
+
+    /// Registers an auth client for the JWT bearer grant.
+    pub async fn create_authclient(
+        &self,
+        authority: &str,
+        name: Option<&str>,
+    ) -> Result<AuthClient, sqlx::Error> {
+        let client = AuthClient {
+            id: uuid::Uuid::new_v4().to_string(),
+            secret: random_token(43),
+            authority: authority.to_owned(),
+            name: name.map(str::to_owned),
+            grant_type: "jwt_bearer".to_owned(),
+        };
+        db_run!(self, |p| {
+            sqlx::query(
+                "INSERT INTO authclients (id, secret, authority, name, grant_type, created) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&client.id)
+            .bind(&client.secret)
+            .bind(&client.authority)
+            .bind(&client.name)
+            .bind(&client.grant_type)
+            .bind(now_micros())
+            .execute(p)
+            .await?;
+        });
+        Ok(client)
+    }
+
+    /// Looks an auth client up by id.
+    pub async fn authclient(&self, id: &str) -> Result<Option<AuthClient>, sqlx::Error> {
+        let row: Option<(String, String, String, Option<String>, String)> = db_run!(self, |p| {
+            sqlx::query_as("SELECT id, secret, authority, name, grant_type FROM authclients WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.map(|(id, secret, authority, name, grant_type)| AuthClient {
+            id,
+            secret,
+            authority,
+            name,
+            grant_type,
+        }))
+    }
+}
