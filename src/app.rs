@@ -41,7 +41,10 @@ impl AppState {
     pub fn new(config: Config, db: Db, bound: SocketAddr) -> AppState {
         let public_url = config.public_url(Some(bound));
         let websocket_url = websocket_url(&public_url);
-        let site = Site { public_url, authority: config.authority() };
+        let site = Site {
+            public_url,
+            authority: config.authority(),
+        };
         AppState(Arc::new(Inner {
             config,
             db,
@@ -96,7 +99,11 @@ fn websocket_url(public_url: &str) -> String {
     let rest = public_url
         .strip_prefix("https://")
         .map(|r| format!("wss://{r}"))
-        .or_else(|| public_url.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .or_else(|| {
+            public_url
+                .strip_prefix("http://")
+                .map(|r| format!("ws://{r}"))
+        })
         .unwrap_or_else(|| public_url.to_owned());
     format!("{rest}/ws")
 }
@@ -133,11 +140,17 @@ pub async fn run(
 
     let app = router(state.clone());
     let graceful = shutdown.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { graceful.cancelled().await });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { graceful.cancelled().await });
     server.await?;
     tasks.close();
-    if tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("background tasks did not stop within 5 s");
     }
     Ok(())
@@ -147,7 +160,13 @@ pub async fn run(
 mod tests {
     #[test]
     fn websocket_url_follows_the_public_scheme() {
-        assert_eq!(super::websocket_url("https://h.example"), "wss://h.example/ws");
-        assert_eq!(super::websocket_url("http://127.0.0.1:5000"), "ws://127.0.0.1:5000/ws");
+        assert_eq!(
+            super::websocket_url("https://h.example"),
+            "wss://h.example/ws"
+        );
+        assert_eq!(
+            super::websocket_url("http://127.0.0.1:5000"),
+            "ws://127.0.0.1:5000/ws"
+        );
     }
 }

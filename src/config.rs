@@ -71,7 +71,7 @@ impl Config {
                 anyhow::ensure!(path.exists(), "config file {} not found", path.display());
                 figment = figment.merge(Toml::file_exact(path));
             }
-            None => figment = figment.merge(Toml::file_exact("scholia.toml")),
+            None => figment = figment.merge(Toml::file("scholia.toml")),
         }
         let config: Config = figment
             .merge(Env::prefixed("SCHOLIA_").only(&[
@@ -98,7 +98,10 @@ impl Config {
                 "public_url must be an http(s) URL with a host, got {url:?}"
             );
         }
-        anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
         Ok(())
     }
 
@@ -135,6 +138,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's large error type
 mod tests {
     use super::*;
 
@@ -160,12 +164,18 @@ mod tests {
     #[test]
     fn flags_override_file_and_env() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("scholia.toml", "listen = \"127.0.0.1:7000\"\nauthority = \"file\"")?;
+            jail.create_file(
+                "scholia.toml",
+                "listen = \"127.0.0.1:7000\"\nauthority = \"file\"",
+            )?;
             jail.set_env("SCHOLIA_AUTHORITY", "env");
             let c = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "127.0.0.1:7000");
             assert_eq!(c.authority(), "env");
-            let o = Overrides { authority: Some("flag".into()), ..Overrides::default() };
+            let o = Overrides {
+                authority: Some("flag".into()),
+                ..Overrides::default()
+            };
             let c = Config::load(None, &o).map_err(|e| e.to_string())?;
             assert_eq!(c.authority(), "flag");
             Ok(())
@@ -174,7 +184,10 @@ mod tests {
 
     #[test]
     fn rejects_a_bad_public_url() {
-        let o = Overrides { public_url: Some("not a url".into()), ..Overrides::default() };
+        let o = Overrides {
+            public_url: Some("not a url".into()),
+            ..Overrides::default()
+        };
         figment::Jail::expect_with(|_| {
             assert!(Config::load(None, &o).is_err());
             Ok(())

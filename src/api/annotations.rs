@@ -31,7 +31,11 @@ pub fn router() -> Router<AppState> {
 /// Loads a live-or-deleted annotation by a URL id; malformed ids are simply not found.
 async fn load(state: &AppState, id: &str) -> ApiResult<Annotation> {
     let id = AnnotationId::parse(id).ok_or(ApiError::NotFound)?;
-    state.db().annotation(id.as_str()).await?.ok_or(ApiError::NotFound)
+    state
+        .db()
+        .annotation(id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 async fn create(
@@ -54,7 +58,11 @@ async fn create(
         })
         .await?;
     state.changes_written();
-    let stored = state.db().annotation(&annotation.id).await?.ok_or(ApiError::NotFound)?;
+    let stored = state
+        .db()
+        .annotation(&annotation.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(present(&state, &stored, Some(who)).await?))
 }
 
@@ -79,8 +87,12 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let ann = load(&state, &id).await?;
-    let who = caller.identity().filter(|w| authz::can_edit(&ann, Some(w))).ok_or(ApiError::NotFound)?;
-    let data = input::parse_update_for(&body, &ann.target_uri).map_err(|e| ApiError::BadRequest(e.0))?;
+    let who = caller
+        .identity()
+        .filter(|w| authz::can_edit(&ann, Some(w)))
+        .ok_or(ApiError::NotFound)?;
+    let data =
+        input::parse_update_for(&body, &ann.target_uri).map_err(|e| ApiError::BadRequest(e.0))?;
     let Prepared { annotation, claims } = write::prepare_update(&state, who, ann, data).await?;
     state
         .db()
@@ -92,7 +104,11 @@ async fn update(
         })
         .await?;
     state.changes_written();
-    let stored = state.db().annotation(&annotation.id).await?.ok_or(ApiError::NotFound)?;
+    let stored = state
+        .db()
+        .annotation(&annotation.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(present(&state, &stored, Some(who)).await?))
 }
 
@@ -106,7 +122,10 @@ async fn delete(
     if !authz::can_edit(&ann, caller.identity()) {
         return Err(ApiError::NotFound);
     }
-    state.db().delete_annotation(&ann, client_id.as_deref()).await?;
+    state
+        .db()
+        .delete_annotation(&ann, client_id.as_deref())
+        .await?;
     state.changes_written();
     Ok(Json(json!({"id": ann.id, "deleted": true})))
 }
@@ -143,7 +162,14 @@ async fn hide(
     ClientId(client_id): ClientId,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    moderate(&state, &caller, client_id.as_deref(), &id, ModerationStatus::Spam).await
+    moderate(
+        &state,
+        &caller,
+        client_id.as_deref(),
+        &id,
+        ModerationStatus::Spam,
+    )
+    .await
 }
 
 async fn unhide(
@@ -152,11 +178,22 @@ async fn unhide(
     ClientId(client_id): ClientId,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    moderate(&state, &caller, client_id.as_deref(), &id, ModerationStatus::Approved).await
+    moderate(
+        &state,
+        &caller,
+        client_id.as_deref(),
+        &id,
+        ModerationStatus::Approved,
+    )
+    .await
 }
 
 /// Flags an annotation for moderators' review. Publishes nothing (h only emails moderators).
-async fn flag(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+async fn flag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let ann = load(&state, &id).await?;
     let who = caller.identity().ok_or(ApiError::NotFound)?;
     let group = state.db().group_by_pubid(&ann.groupid).await?;

@@ -10,8 +10,7 @@ use serde_json::json;
 use crate::store::StoreError;
 
 /// h's reason for every 404, including the permission failures it turns into 404s.
-pub const NOT_FOUND_REASON: &str =
-    "Either the resource you requested doesn't exist, or you are not currently authorized to see it.";
+pub const NOT_FOUND_REASON: &str = "Either the resource you requested doesn't exist, or you are not currently authorized to see it.";
 const INTERNAL_REASON: &str = "scholia had a problem while handling this request. \
     The error has been logged; please contact the server's operator if the problem persists.";
 
@@ -36,7 +35,11 @@ pub enum ApiError {
     /// An OAuth failure (`POST /api/token`): h puts the OAuth JSON error, as a string, in the
     /// reason.
     #[error("oauth error {error}")]
-    OAuth { status: StatusCode, error: &'static str, description: String },
+    OAuth {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+    },
     /// 401 with a body of its own (`GET /api/debug-token`).
     #[error("unauthorized")]
     Unauthorized(serde_json::Value),
@@ -78,7 +81,11 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("Request body is larger than the limit of {limit} bytes"),
             ),
-            ApiError::OAuth { status, error, description } => {
+            ApiError::OAuth {
+                status,
+                error,
+                description,
+            } => {
                 let reason = json!({"error": error, "error_description": description}).to_string();
                 failure(status, reason)
             }

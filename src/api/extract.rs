@@ -13,7 +13,10 @@ use crate::domain::Identity;
 /// The bearer token of a request: `Authorization: Bearer <token>`, exactly that prefix
 /// (case-sensitive, one space), the rest trimmed; empty means none (`h/security/policy/_bearer_token.py`).
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let token = header.strip_prefix("Bearer ")?.trim();
     (!token.is_empty()).then(|| token.to_owned())
 }
@@ -32,8 +35,13 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer_token(&parts.headers) else { return Ok(Caller(None)) };
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer_token(&parts.headers) else {
+            return Ok(Caller(None));
+        };
         Ok(Caller(state.identity_for_token(&token).await?))
     }
 }

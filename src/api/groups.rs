@@ -21,7 +21,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/groups", get(list).post(create))
         .route("/api/groups/{id}", get(read))
-        .route("/api/groups/{id}/members/{userid}", post(add_member).delete(remove_member))
+        .route(
+            "/api/groups/{id}/members/{userid}",
+            post(add_member).delete(remove_member),
+        )
 }
 
 /// h's group JSON for one group.
@@ -38,7 +41,8 @@ pub fn group_json(state: &AppState, g: &Group, expand_scopes: bool) -> Value {
         "pre_moderated": g.pre_moderated,
     });
     if g.authority == state.authority() {
-        v["links"] = json!({"html": format!("{}/groups/{}/{}", state.site().public_url, g.pubid, g.slug())});
+        v["links"] =
+            json!({"html": format!("{}/groups/{}/{}", state.site().public_url, g.pubid, g.slug())});
     }
     if expand_scopes {
         v["scopes"] = json!({"enforced": false, "uri_patterns": []});
@@ -61,7 +65,9 @@ struct ListParams {
 }
 
 fn expands_scopes(raw: Option<&str>) -> bool {
-    raw.is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "expand" && v == "scopes"))
+    raw.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "expand" && v == "scopes")
+    })
 }
 
 /// The world group of the caller's authority (if any), then the caller's groups.
@@ -74,7 +80,9 @@ async fn list(
     let expand = expands_scopes(raw.as_deref());
     let authority = match caller.identity() {
         Some(who) => who.user.authority.clone(),
-        None => params.authority.unwrap_or_else(|| state.authority().to_owned()),
+        None => params
+            .authority
+            .unwrap_or_else(|| state.authority().to_owned()),
     };
     let mut groups = vec![];
     if let Some(world) = state.db().group_by_pubid(WORLD).await?
@@ -89,7 +97,12 @@ async fn list(
             }
         }
     }
-    Ok(Json(Value::Array(groups.iter().map(|g| group_json(&state, g, expand)).collect())))
+    Ok(Json(Value::Array(
+        groups
+            .iter()
+            .map(|g| group_json(&state, g, expand))
+            .collect(),
+    )))
 }
 
 async fn read(
@@ -102,12 +115,22 @@ async fn read(
     if !authz::can_read_group(&group, caller.identity()) {
         return Err(ApiError::NotFound);
     }
-    Ok(Json(group_json(&state, &group, expands_scopes(raw.as_deref()))))
+    Ok(Json(group_json(
+        &state,
+        &group,
+        expands_scopes(raw.as_deref()),
+    )))
 }
 
 /// Validates a create body as h's `CreateGroupAPISchema` does.
-fn parse_create(body: &Value, who: &Identity, default_authority: &str) -> Result<NewGroupBody, String> {
-    let obj = body.as_object().ok_or_else(|| format!("{} is not of type 'object'", py_repr(body)))?;
+fn parse_create(
+    body: &Value,
+    who: &Identity,
+    default_authority: &str,
+) -> Result<NewGroupBody, String> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| format!("{} is not of type 'object'", py_repr(body)))?;
     let mut errors = vec![];
     let name = match obj.get("name") {
         None => {
@@ -117,11 +140,19 @@ fn parse_create(body: &Value, who: &Identity, default_authority: &str) -> Result
         Some(Value::String(n)) => {
             let len = n.chars().count();
             if len < 3 {
-                errors.push(format!("name: {} is too short", py_repr(&Value::from(n.as_str()))));
+                errors.push(format!(
+                    "name: {} is too short",
+                    py_repr(&Value::from(n.as_str()))
+                ));
             } else if len > 25 {
-                errors.push(format!("name: {} is too long", py_repr(&Value::from(n.as_str()))));
+                errors.push(format!(
+                    "name: {} is too long",
+                    py_repr(&Value::from(n.as_str()))
+                ));
             } else if n.trim() != n {
-                errors.push("name: Group names can't have leading or trailing whitespace.".to_owned());
+                errors.push(
+                    "name: Group names can't have leading or trailing whitespace.".to_owned(),
+                );
             }
             n.clone()
         }
@@ -134,22 +165,34 @@ fn parse_create(body: &Value, who: &Identity, default_authority: &str) -> Result
         None | Some(Value::Null) => None,
         Some(Value::String(d)) if d.chars().count() <= 250 => Some(d.clone()),
         Some(Value::String(d)) => {
-            errors.push(format!("description: {} is too long", py_repr(&Value::from(d.as_str()))));
+            errors.push(format!(
+                "description: {} is too long",
+                py_repr(&Value::from(d.as_str()))
+            ));
             None
         }
         Some(other) => {
-            errors.push(format!("description: {} is not of type 'string'", py_repr(other)));
+            errors.push(format!(
+                "description: {} is not of type 'string'",
+                py_repr(other)
+            ));
             None
         }
     };
     let group_type = match obj.get("type") {
         None => GroupType::Private,
         Some(Value::String(t)) => t.parse().unwrap_or_else(|_| {
-            errors.push(format!("type: {} is not one of ['private', 'restricted', 'open']", py_repr(&Value::from(t.as_str()))));
+            errors.push(format!(
+                "type: {} is not one of ['private', 'restricted', 'open']",
+                py_repr(&Value::from(t.as_str()))
+            ));
             GroupType::Private
         }),
         Some(other) => {
-            errors.push(format!("type: {} is not one of ['private', 'restricted', 'open']", py_repr(other)));
+            errors.push(format!(
+                "type: {} is not one of ['private', 'restricted', 'open']",
+                py_repr(other)
+            ));
             GroupType::Private
         }
     };
@@ -157,7 +200,10 @@ fn parse_create(body: &Value, who: &Identity, default_authority: &str) -> Result
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            errors.push(format!("pre_moderated: {} is not of type 'boolean'", py_repr(other)));
+            errors.push(format!(
+                "pre_moderated: {} is not of type 'boolean'",
+                py_repr(other)
+            ));
             false
         }
     };
@@ -171,7 +217,9 @@ fn parse_create(body: &Value, who: &Identity, default_authority: &str) -> Result
                 None
             } else {
                 match g.strip_prefix("group:").and_then(|r| r.rsplit_once('@')) {
-                    Some((id, auth)) if auth == who.user.authority && !id.is_empty() => Some(id.to_owned()),
+                    Some((id, auth)) if auth == who.user.authority && !id.is_empty() => {
+                        Some(id.to_owned())
+                    }
                     _ => {
                         errors.push(format!(
                             "groupid: {} does not match \"group:<id>@{}\"",
@@ -184,12 +232,21 @@ fn parse_create(body: &Value, who: &Identity, default_authority: &str) -> Result
             }
         }
         Some(other) => {
-            errors.push(format!("groupid: {} is not of type 'string'", py_repr(other)));
+            errors.push(format!(
+                "groupid: {} is not of type 'string'",
+                py_repr(other)
+            ));
             None
         }
     };
     if errors.is_empty() {
-        Ok(NewGroupBody { name, description, group_type, pre_moderated, groupid })
+        Ok(NewGroupBody {
+            name,
+            description,
+            group_type,
+            pre_moderated,
+            groupid,
+        })
     } else {
         Err(errors.join(", "))
     }
@@ -232,11 +289,20 @@ async fn create(
 }
 
 /// Resolves the `{userid}` path segment: `me` is the caller.
-async fn target_user(state: &AppState, who: Option<&Identity>, userid: &str) -> ApiResult<crate::domain::User> {
+async fn target_user(
+    state: &AppState,
+    who: Option<&Identity>,
+    userid: &str,
+) -> ApiResult<crate::domain::User> {
     if userid == "me" {
         return who.map(|w| w.user.clone()).ok_or(ApiError::NotFound);
     }
-    state.db().user_by_userid(userid).await?.filter(|u| !u.deleted).ok_or(ApiError::NotFound)
+    state
+        .db()
+        .user_by_userid(userid)
+        .await?
+        .filter(|u| !u.deleted)
+        .ok_or(ApiError::NotFound)
 }
 
 /// Adds a member. Allowed to: the user themselves joining a group of their authority they could
@@ -253,11 +319,18 @@ async fn add_member(
     let user = target_user(&state, Some(who), &userid).await?;
     let is_self = user.id == who.user.id;
     let manager = who.role_in(&group.pubid).is_some_and(|r| r >= Role::Admin);
-    let may = if is_self { user.authority == group.authority } else { manager };
+    let may = if is_self {
+        user.authority == group.authority
+    } else {
+        manager
+    };
     if !may || user.authority != group.authority {
         return Err(ApiError::NotFound);
     }
-    state.db().add_member(&group, &user, Role::Member, client_id.as_deref()).await?;
+    state
+        .db()
+        .add_member(&group, &user, Role::Member, client_id.as_deref())
+        .await?;
     state.changes_written();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -287,7 +360,10 @@ async fn remove_member(
             return Err(ApiError::NotFound);
         }
     }
-    state.db().remove_member(&group, &user, client_id.as_deref()).await?;
+    state
+        .db()
+        .remove_member(&group, &user, client_id.as_deref())
+        .await?;
     state.changes_written();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

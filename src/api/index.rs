@@ -21,23 +21,93 @@ pub fn router() -> Router<AppState> {
 
 /// (dotted name, method, path template, description), as h's `@api_config(link_name=...)`.
 const ROUTES: &[(&str, &str, &str, &str)] = &[
-    ("annotation.create", "POST", "/api/annotations", "Create an annotation"),
-    ("annotation.read", "GET", "/api/annotations/:id", "Fetch an annotation"),
-    ("annotation.update", "PATCH", "/api/annotations/:id", "Update an annotation"),
-    ("annotation.delete", "DELETE", "/api/annotations/:id", "Delete an annotation"),
-    ("annotation.flag", "PUT", "/api/annotations/:id/flag", "Flag an annotation for review"),
-    ("annotation.hide", "PUT", "/api/annotations/:id/hide", "Hide an annotation as a group moderator"),
-    ("annotation.unhide", "DELETE", "/api/annotations/:id/hide", "Unhide an annotation as a group moderator"),
+    (
+        "annotation.create",
+        "POST",
+        "/api/annotations",
+        "Create an annotation",
+    ),
+    (
+        "annotation.read",
+        "GET",
+        "/api/annotations/:id",
+        "Fetch an annotation",
+    ),
+    (
+        "annotation.update",
+        "PATCH",
+        "/api/annotations/:id",
+        "Update an annotation",
+    ),
+    (
+        "annotation.delete",
+        "DELETE",
+        "/api/annotations/:id",
+        "Delete an annotation",
+    ),
+    (
+        "annotation.flag",
+        "PUT",
+        "/api/annotations/:id/flag",
+        "Flag an annotation for review",
+    ),
+    (
+        "annotation.hide",
+        "PUT",
+        "/api/annotations/:id/hide",
+        "Hide an annotation as a group moderator",
+    ),
+    (
+        "annotation.unhide",
+        "DELETE",
+        "/api/annotations/:id/hide",
+        "Unhide an annotation as a group moderator",
+    ),
     ("search", "GET", "/api/search", "Search for annotations"),
-    ("groups.read", "GET", "/api/groups", "Fetch the user's groups"),
+    (
+        "groups.read",
+        "GET",
+        "/api/groups",
+        "Fetch the user's groups",
+    ),
     ("group.create", "POST", "/api/groups", "Create a new group"),
     ("group.read", "GET", "/api/groups/:id", "Fetch a group"),
-    ("group.member.add", "POST", "/api/groups/:pubid/members/:userid", "Add the user in the request params to a group"),
-    ("group.member.delete", "DELETE", "/api/groups/:pubid/members/:userid", "Remove the current user from a group"),
-    ("profile.read", "GET", "/api/profile", "Fetch the user's profile"),
-    ("profile.update", "PATCH", "/api/profile", "Update a user's preferences"),
-    ("profile.groups.read", "GET", "/api/profile/groups", "Fetch the current user's groups"),
-    ("links", "GET", "/api/links", "URL templates for generating URLs for HTML pages"),
+    (
+        "group.member.add",
+        "POST",
+        "/api/groups/:pubid/members/:userid",
+        "Add the user in the request params to a group",
+    ),
+    (
+        "group.member.delete",
+        "DELETE",
+        "/api/groups/:pubid/members/:userid",
+        "Remove the current user from a group",
+    ),
+    (
+        "profile.read",
+        "GET",
+        "/api/profile",
+        "Fetch the user's profile",
+    ),
+    (
+        "profile.update",
+        "PATCH",
+        "/api/profile",
+        "Update a user's preferences",
+    ),
+    (
+        "profile.groups.read",
+        "GET",
+        "/api/profile/groups",
+        "Fetch the current user's groups",
+    ),
+    (
+        "links",
+        "GET",
+        "/api/links",
+        "URL templates for generating URLs for HTML pages",
+    ),
 ];
 
 /// Puts `leaf` at the dotted `path` inside `tree`, creating the branches on the way.
@@ -48,7 +118,9 @@ fn insert_path(tree: &mut Map<String, Value>, path: &[&str], leaf: Value) {
             tree.insert((*last).to_owned(), leaf);
         }
         [first, rest @ ..] => {
-            let branch = tree.entry((*first).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            let branch = tree
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(map) = branch {
                 insert_path(map, rest, leaf);
             }
@@ -62,7 +134,11 @@ async fn api_index(State(state): State<AppState>) -> Response {
     let mut tree = Map::new();
     for (name, method, path, desc) in ROUTES {
         let leaf = json!({"method": method, "url": format!("{base}{path}"), "desc": desc});
-        insert_path(&mut tree, name.split('.').collect::<Vec<_>>().as_slice(), leaf);
+        insert_path(
+            &mut tree,
+            name.split('.').collect::<Vec<_>>().as_slice(),
+            leaf,
+        );
     }
     cached(Json(json!({ "links": tree })).into_response())
 }
@@ -87,8 +163,10 @@ async fn links(State(state): State<AppState>) -> Response {
 
 /// h marks the index and links as publicly cacheable for 300 s.
 fn cached(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     r
 }
 
@@ -98,7 +176,10 @@ async fn status(State(state): State<AppState>) -> Response {
         Ok(()) => Json(json!({"status": "okay"})).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"status": "failure", "reason": "Database connection failed"})))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"status": "failure", "reason": "Database connection failed"})),
+            )
                 .into_response()
         }
     }

@@ -43,7 +43,9 @@ const MEDIA_V2: &str = "application/vnd.hypothesis.v2+json";
 /// predicates): none, a wildcard, plain JSON or a header that is not a list of media types at
 /// all means v1; a list naming only unknown versions is refused (`None`).
 fn negotiate(accept: Option<&str>) -> Option<&'static str> {
-    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else { return Some(MEDIA_V1) };
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Some(MEDIA_V1);
+    };
     let types: Vec<&str> = accept
         .split(',')
         .map(|t| t.split(';').next().unwrap_or("").trim())
@@ -68,7 +70,10 @@ async fn api_headers(req: Request, next: Next) -> Response {
     if req.method() == Method::OPTIONS {
         return preflight(&req);
     }
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let is_api = req.uri().path().starts_with("/api");
     let version = negotiate(accept);
     let mut response = match version {
@@ -76,7 +81,10 @@ async fn api_headers(req: Request, next: Next) -> Response {
         _ => next.run(req).await,
     };
     let headers = response.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     if is_api {
         headers.insert(
             "hypothesis-media-type",
@@ -88,7 +96,9 @@ async fn api_headers(req: Request, next: Next) -> Response {
 
 fn preflight(req: &Request) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let has_method = req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let has_method = req
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let Some(origin) = origin.filter(|_| has_method) else {
         return error::failure(
             StatusCode::BAD_REQUEST,
@@ -104,9 +114,14 @@ fn preflight(req: &Request) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type, Hypothesis-Client-Version, X-Client-Id"),
+        HeaderValue::from_static(
+            "Authorization, Content-Type, Hypothesis-Client-Version, X-Client-Id",
+        ),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     response
 }
 
@@ -122,6 +137,9 @@ mod tests {
         assert_eq!(negotiate(Some("nonsensical")), Some(MEDIA_V1));
         assert_eq!(negotiate(Some(MEDIA_V2)), Some(MEDIA_V2));
         assert_eq!(negotiate(Some("application/vnd.hypothesis.v3+json")), None);
-        assert_eq!(negotiate(Some("text/html, application/vnd.hypothesis.v1+json;q=0.5")), Some(MEDIA_V1));
+        assert_eq!(
+            negotiate(Some("text/html, application/vnd.hypothesis.v1+json;q=0.5")),
+            Some(MEDIA_V1)
+        );
     }
 }

@@ -31,21 +31,31 @@ pub async fn present_many(
 
     let mut out = Vec::with_capacity(anns.len());
     for ann in anns {
-        if !groups.contains_key(&ann.groupid) {
-            groups.insert(ann.groupid.clone(), db.group_by_pubid(&ann.groupid).await?);
-        }
-        let group = groups.get(&ann.groupid).cloned().flatten();
-        let title = match ann.document_id {
-            Some(id) => {
-                if !titles.contains_key(&id) {
-                    titles.insert(id, db.document_title(id).await?);
-                }
-                titles.get(&id).cloned().flatten()
+        let group = match groups.get(&ann.groupid) {
+            Some(g) => g.clone(),
+            None => {
+                let g = db.group_by_pubid(&ann.groupid).await?;
+                groups.insert(ann.groupid.clone(), g.clone());
+                g
             }
+        };
+        let title = match ann.document_id {
+            Some(id) => match titles.get(&id) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = db.document_title(id).await?;
+                    titles.insert(id, t.clone());
+                    t
+                }
+            },
             None => None,
         };
         let can_moderate = authz::can_moderate(ann, group.as_ref(), viewer);
-        let flag_count = if can_moderate { db.flag_count(&ann.id).await? } else { 0 };
+        let flag_count = if can_moderate {
+            db.flag_count(&ann.id).await?
+        } else {
+            0
+        };
         let facts = ViewerFacts {
             is_author: viewer.is_some_and(|v| v.userid == ann.userid),
             can_moderate,
@@ -63,7 +73,11 @@ pub async fn present_many(
 }
 
 /// Renders one annotation for one viewer.
-pub async fn present(state: &AppState, ann: &Annotation, viewer: Option<&Identity>) -> ApiResult<Value> {
+pub async fn present(
+    state: &AppState,
+    ann: &Annotation,
+    viewer: Option<&Identity>,
+) -> ApiResult<Value> {
     let mut v = present_many(state, std::slice::from_ref(ann), viewer).await?;
     Ok(v.pop().unwrap_or(Value::Null))
 }

@@ -39,7 +39,14 @@ pub async fn session_groups(
         groups.push(world);
     }
     if let Some(who) = who {
-        groups.extend(state.db().groups_of(who.user.id).await?.into_iter().filter(|g| g.pubid != WORLD));
+        groups.extend(
+            state
+                .db()
+                .groups_of(who.user.id)
+                .await?
+                .into_iter()
+                .filter(|g| g.pubid != WORLD),
+        );
     }
     Ok(groups)
 }
@@ -47,7 +54,12 @@ pub async fn session_groups(
 fn session_group_json(state: &AppState, g: &Group) -> Value {
     let mut v = json!({"name": g.name, "id": g.pubid, "public": g.world_readable()});
     if !g.world_readable() {
-        v["url"] = Value::from(format!("{}/groups/{}/{}", state.site().public_url, g.pubid, g.slug()));
+        v["url"] = Value::from(format!(
+            "{}/groups/{}/{}",
+            state.site().public_url,
+            g.pubid,
+            g.slug()
+        ));
     }
     v
 }
@@ -69,7 +81,11 @@ fn preferences(who: Option<&Identity>) -> Value {
 }
 
 /// The profile (the session model of h's `h/session.py` `profile`).
-pub async fn profile_json(state: &AppState, who: Option<&Identity>, authority: Option<String>) -> ApiResult<Value> {
+pub async fn profile_json(
+    state: &AppState,
+    who: Option<&Identity>,
+    authority: Option<String>,
+) -> ApiResult<Value> {
     let authority = match who {
         Some(w) => w.user.authority.clone(),
         None => authority.unwrap_or_else(|| state.authority().to_owned()),
@@ -88,21 +104,42 @@ pub async fn profile_json(state: &AppState, who: Option<&Identity>, authority: O
     Ok(v)
 }
 
-async fn read(State(state): State<AppState>, caller: Caller, Query(p): Query<Params>) -> ApiResult<Json<Value>> {
-    Ok(Json(profile_json(&state, caller.identity(), p.authority).await?))
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<Params>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        profile_json(&state, caller.identity(), p.authority).await?,
+    ))
 }
 
-const PREFERENCE_KEYS: [&str; 3] = ["show_sidebar_tutorial", "show_youtube_gdpr_banner", "shortcuts_preferences"];
+const PREFERENCE_KEYS: [&str; 3] = [
+    "show_sidebar_tutorial",
+    "show_youtube_gdpr_banner",
+    "shortcuts_preferences",
+];
 
 /// `PATCH /api/profile {"preferences": {...}}`: only h's known preference keys are accepted.
-async fn update(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     let who = caller.identity().ok_or(ApiError::NotFound)?;
     let prefs = body
         .get("preferences")
         .and_then(Value::as_object)
-        .ok_or_else(|| ApiError::BadRequest("preferences: 'preferences' is a required property".into()))?;
-    if let Some(bad) = prefs.keys().find(|k| !PREFERENCE_KEYS.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!("preferences: unknown preference key {bad:?}")));
+        .ok_or_else(|| {
+            ApiError::BadRequest("preferences: 'preferences' is a required property".into())
+        })?;
+    if let Some(bad) = prefs
+        .keys()
+        .find(|k| !PREFERENCE_KEYS.contains(&k.as_str()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "preferences: unknown preference key {bad:?}"
+        )));
     }
     let mut stored = who.user.preferences.clone();
     stored.extend(prefs.clone());
@@ -113,7 +150,14 @@ async fn update(State(state): State<AppState>, caller: Caller, JsonBody(body): J
 }
 
 async fn groups(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let Some(who) = caller.identity() else { return Ok(Json(json!([]))) };
+    let Some(who) = caller.identity() else {
+        return Ok(Json(json!([])));
+    };
     let groups = state.db().groups_of(who.user.id).await?;
-    Ok(Json(Value::Array(groups.iter().map(|g| group_json(&state, g, false)).collect())))
+    Ok(Json(Value::Array(
+        groups
+            .iter()
+            .map(|g| group_json(&state, g, false))
+            .collect(),
+    )))
 }

@@ -41,35 +41,49 @@ impl Params {
     }
 
     fn last(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn int(&mut self, name: &str, default: i64, max: i64) -> i64 {
-        let Some(raw) = self.last(name).map(str::to_owned) else { return default };
+        let Some(raw) = self.last(name).map(str::to_owned) else {
+            return default;
+        };
         match raw.trim().parse::<i64>() {
             Ok(n) if n < 0 => {
-                self.errors.push(format!("{name}: {n} is less than minimum value 0"));
+                self.errors
+                    .push(format!("{name}: {n} is less than minimum value 0"));
                 default
             }
             Ok(n) if n > max => {
-                self.errors.push(format!("{name}: {n} is greater than maximum value {max}"));
+                self.errors
+                    .push(format!("{name}: {n} is greater than maximum value {max}"));
                 default
             }
             Ok(n) => n,
             Err(_) => {
-                self.errors.push(format!("{name}: \"{raw}\" is not a number"));
+                self.errors
+                    .push(format!("{name}: \"{raw}\" is not a number"));
                 default
             }
         }
     }
 
     fn one_of<T: Copy>(&mut self, name: &str, default: T, options: &[(&str, T)]) -> T {
-        let Some(raw) = self.last(name).map(str::to_owned) else { return default };
+        let Some(raw) = self.last(name).map(str::to_owned) else {
+            return default;
+        };
         match options.iter().find(|(o, _)| *o == raw) {
             Some((_, v)) => *v,
             None => {
                 let names: Vec<&str> = options.iter().map(|(o, _)| *o).collect();
-                self.errors.push(format!("{name}: \"{raw}\" is not one of {}", names.join(", ")));
+                self.errors.push(format!(
+                    "{name}: \"{raw}\" is not one of {}",
+                    names.join(", ")
+                ));
                 default
             }
         }
@@ -83,7 +97,11 @@ fn with_scheme(base: &str) -> String {
         chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
     });
-    if has_scheme { base.to_owned() } else { format!("http://{base}") }
+    if has_scheme {
+        base.to_owned()
+    } else {
+        format!("http://{base}")
+    }
 }
 
 async fn uri_matches(state: &AppState, values: &[String]) -> ApiResult<Vec<UriMatch>> {
@@ -95,17 +113,29 @@ async fn uri_matches(state: &AppState, values: &[String]) -> ApiResult<Vec<UriMa
             uri::normalize(&base).map_err(|e| ApiError::BadRequest(format!("uri: {e}")))?;
         let uris = state.db().expand_uri(&base, &normalized).await?;
         if versions.is_empty() {
-            out.push(UriMatch { uris: uris.clone(), version: None, all_versions: false });
+            out.push(UriMatch {
+                uris: uris.clone(),
+                version: None,
+                all_versions: false,
+            });
         }
         for v in versions {
             out.push(match v {
-                Version::Unversioned => UriMatch { uris: uris.clone(), version: None, all_versions: false },
+                Version::Unversioned => UriMatch {
+                    uris: uris.clone(),
+                    version: None,
+                    all_versions: false,
+                },
                 Version::Number(n) => UriMatch {
                     uris: uris.clone(),
                     version: Some(i64::try_from(n).unwrap_or(i64::MAX)),
                     all_versions: false,
                 },
-                Version::All => UriMatch { uris: uris.clone(), version: None, all_versions: true },
+                Version::All => UriMatch {
+                    uris: uris.clone(),
+                    version: None,
+                    all_versions: true,
+                },
             });
         }
     }
@@ -120,7 +150,10 @@ async fn search(
     let pairs = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let mut p = Params { pairs, errors: vec![] };
+    let mut p = Params {
+        pairs,
+        errors: vec![],
+    };
     let limit = p.int("limit", LIMIT_DEFAULT, LIMIT_MAX);
     let mut offset = p.int("offset", 0, OFFSET_MAX);
     let sort = p.one_of(
@@ -134,13 +167,23 @@ async fn search(
             ("user", SortField::User),
         ],
     );
-    let ascending = p.one_of("order", false, &[("asc", true), ("desc", false), ("ASC", true), ("DESC", false)]);
+    let ascending = p.one_of(
+        "order",
+        false,
+        &[
+            ("asc", true),
+            ("desc", false),
+            ("ASC", true),
+            ("DESC", false),
+        ],
+    );
     let search_after = match p.last("search_after").map(str::to_owned) {
         None => None,
         Some(raw) if sort.is_date() => match parse_search_after(&raw) {
             Some(m) => Some(SearchAfter::Micros(m)),
             None => {
-                p.errors.push(format!("search_after: \"{raw}\" is not a date or a number"));
+                p.errors
+                    .push(format!("search_after: \"{raw}\" is not a date or a number"));
                 None
             }
         },
@@ -149,7 +192,9 @@ async fn search(
     if search_after.is_some() {
         offset = 0;
     }
-    let separate = p.last("_separate_replies").is_some_and(|v| matches!(v, "true" | "True" | "1"));
+    let separate = p
+        .last("_separate_replies")
+        .is_some_and(|v| matches!(v, "true" | "True" | "1"));
     if !p.errors.is_empty() {
         return Err(ApiError::BadRequest(p.errors.join("\n")));
     }
@@ -173,7 +218,11 @@ async fn search(
     };
     let uri_values = p.all(&["uri", "url"]);
     let query = SearchQuery {
-        uris: if uri_values.is_empty() { vec![] } else { uri_matches(&state, &uri_values).await? },
+        uris: if uri_values.is_empty() {
+            vec![]
+        } else {
+            uri_matches(&state, &uri_values).await?
+        },
         ..query
     };
     let who = caller.identity();

@@ -24,7 +24,11 @@ pub fn router() -> Router<AppState> {
 const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> ApiError {
-    ApiError::OAuth { status, error, description: description.into() }
+    ApiError::OAuth {
+        status,
+        error,
+        description: description.into(),
+    }
 }
 
 impl From<GrantError> for ApiError {
@@ -63,7 +67,10 @@ fn token_body(t: &OAuthTokens) -> Value {
 
 /// The host the request was addressed to, without a port: the JWT audience h checks.
 fn request_host(headers: &HeaderMap) -> &str {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     if host.starts_with('[') {
         // An IPv6 literal keeps its brackets; only what follows `]` can be a port.
         return host.find(']').map_or(host, |i| &host[..=i]);
@@ -82,29 +89,48 @@ async fn token(
     let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
     match grant_type {
         JWT_GRANT => {
-            let assertion = form
-                .get("assertion")
-                .ok_or_else(|| oauth(StatusCode::BAD_REQUEST, "invalid_request", "Missing assertion."))?;
+            let assertion = form.get("assertion").ok_or_else(|| {
+                oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Missing assertion.",
+                )
+            })?;
             let audience = request_host(&headers).to_owned();
             let (user, client) = jwt::verify_grant(state.db(), assertion, &audience).await?;
             let tokens = state.db().issue_oauth_tokens(&user, &client).await?;
             Ok(Json(token_body(&tokens)))
         }
         "refresh_token" => {
-            let refresh = form
-                .get("refresh_token")
-                .ok_or_else(|| oauth(StatusCode::BAD_REQUEST, "invalid_request", "Missing refresh token parameter."))?;
+            let refresh = form.get("refresh_token").ok_or_else(|| {
+                oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Missing refresh token parameter.",
+                )
+            })?;
             match state.db().refresh_oauth_tokens(refresh).await? {
                 Some((_, _, tokens)) => Ok(Json(token_body(&tokens))),
-                None => Err(oauth(StatusCode::BAD_REQUEST, "invalid_grant", "Invalid refresh_token.")),
+                None => Err(oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid refresh_token.",
+                )),
             }
         }
-        "" => Err(oauth(StatusCode::BAD_REQUEST, "invalid_request", "Request is missing grant type.")),
+        "" => Err(oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Request is missing grant type.",
+        )),
         _ => Err(oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "")),
     }
 }
 
-async fn revoke(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> ApiResult<Json<Value>> {
+async fn revoke(
+    State(state): State<AppState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
     if let Some(token) = form.get("token") {
         state.db().revoke_token(token).await?;
     }

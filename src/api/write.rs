@@ -32,7 +32,9 @@ async fn writable_group(state: &AppState, who: &Identity, pubid: &str) -> ApiRes
         .await?
         .ok_or_else(|| bad(format!("group: Invalid group id {pubid}")))?;
     if !authz::can_write_group(&group, Some(who)) {
-        return Err(bad("group: You may not create annotations in the specified group!"));
+        return Err(bad(
+            "group: You may not create annotations in the specified group!",
+        ));
     }
     Ok(group)
 }
@@ -89,8 +91,12 @@ pub async fn prepare_create(
     };
     let group = writable_group(state, who, &groupid).await?;
 
-    let moderation_status = shared.then(|| {
-        if group.pre_moderated { ModerationStatus::Pending } else { ModerationStatus::Approved }
+    let moderation_status = shared.then_some({
+        if group.pre_moderated {
+            ModerationStatus::Pending
+        } else {
+            ModerationStatus::Approved
+        }
     });
     let claims = match &data.document {
         Some(doc) => Some(claims_for(&data.uri, doc)?),
@@ -181,8 +187,12 @@ pub async fn prepare_update(
     ann.updated = now_micros();
 
     let group = writable_group(state, who, &ann.groupid).await?;
-    ann.moderation_status = status_after_edit(ann.moderation_status, ann.shared, group.pre_moderated);
-    Ok(Prepared { annotation: ann, claims })
+    ann.moderation_status =
+        status_after_edit(ann.moderation_status, ann.shared, group.pre_moderated);
+    Ok(Prepared {
+        annotation: ann,
+        claims,
+    })
 }
 
 #[cfg(test)]
@@ -198,9 +208,15 @@ mod tests {
         assert_eq!(status_after_edit(Some(Denied), true, true), Some(Pending));
         assert_eq!(status_after_edit(Some(Pending), true, true), Some(Pending));
         assert_eq!(status_after_edit(Some(Spam), true, true), Some(Spam));
-        assert_eq!(status_after_edit(Some(Approved), true, false), Some(Approved));
+        assert_eq!(
+            status_after_edit(Some(Approved), true, false),
+            Some(Approved)
+        );
         // item 78: making it private keeps the status.
-        assert_eq!(status_after_edit(Some(Approved), false, false), Some(Approved));
+        assert_eq!(
+            status_after_edit(Some(Approved), false, false),
+            Some(Approved)
+        );
         assert_eq!(status_after_edit(None, false, true), None);
     }
 }

@@ -34,29 +34,40 @@ pub enum GrantError {
 }
 
 fn missing(claim: &str, description: &str) -> GrantError {
-    GrantError::Grant(format!("Missing claim '{claim}' ({description}) from grant token."))
+    GrantError::Grant(format!(
+        "Missing claim '{claim}' ({description}) from grant token."
+    ))
 }
 
 fn invalid(claim: &str, description: &str) -> GrantError {
-    GrantError::Grant(format!("Invalid claim '{claim}' ({description}) in grant token."))
+    GrantError::Grant(format!(
+        "Invalid claim '{claim}' ({description}) in grant token."
+    ))
 }
 
 /// The claims, read without checking the signature (only to find the issuer).
 fn unverified_claims(token: &str) -> Result<serde_json::Map<String, Value>, GrantError> {
     let format_error = || GrantError::Request("Invalid JWT grant token format.".into());
     let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(format_error());
     };
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).map_err(|_| format_error())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| format_error())?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(format_error()),
     }
 }
 
-fn timestamp(claims: &serde_json::Map<String, Value>, key: &str, description: &str) -> Result<f64, GrantError> {
+fn timestamp(
+    claims: &serde_json::Map<String, Value>,
+    key: &str,
+    description: &str,
+) -> Result<f64, GrantError> {
     match claims.get(key) {
         None | Some(Value::Null) => Err(missing(key, description)),
         Some(v) => v.as_f64().ok_or_else(|| invalid(key, description)),
@@ -64,11 +75,18 @@ fn timestamp(claims: &serde_json::Map<String, Value>, key: &str, description: &s
 }
 
 fn non_empty_str<'a>(claims: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a str> {
-    claims.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    claims
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// Checks a grant token and returns the user it names and the client that signed it.
-pub async fn verify_grant(db: &Db, token: &str, audience: &str) -> Result<(User, AuthClient), VerifyError> {
+pub async fn verify_grant(
+    db: &Db,
+    token: &str,
+    audience: &str,
+) -> Result<(User, AuthClient), VerifyError> {
     let claims = unverified_claims(token)?;
     let issuer = non_empty_str(&claims, "iss").ok_or_else(|| missing("iss", "issuer"))?;
     let client = db
@@ -91,7 +109,10 @@ pub async fn verify_grant(db: &Db, token: &str, audience: &str) -> Result<(User,
         .filter(|u| !u.deleted)
         .ok_or_else(|| GrantError::Grant("Grant token subject (sub) could not be found.".into()))?;
     if user.authority != client.authority {
-        return Err(GrantError::Grant("Grant token subject (sub) does not match issuer (iss).".into()).into());
+        return Err(GrantError::Grant(
+            "Grant token subject (sub) does not match issuer (iss).".into(),
+        )
+        .into());
     }
     Ok((user, client))
 }
@@ -106,11 +127,17 @@ fn check_signature(token: &str, secret: &str, audience: &str) -> Result<(), Gran
     match jsonwebtoken::decode::<Value>(token, &key, &validation) {
         Ok(_) => Ok(()),
         Err(e) => Err(match e.kind() {
-            ErrorKind::InvalidAlgorithm => GrantError::Grant("Invalid grant token signature algorithm.".into()),
+            ErrorKind::InvalidAlgorithm => {
+                GrantError::Grant("Invalid grant token signature algorithm.".into())
+            }
             ErrorKind::MissingRequiredClaim(c) if c == "aud" => missing("aud", "audience"),
-            ErrorKind::MissingRequiredClaim(c) => GrantError::Grant(format!("Missing claim '{c}' from grant token.")),
+            ErrorKind::MissingRequiredClaim(c) => {
+                GrantError::Grant(format!("Missing claim '{c}' from grant token."))
+            }
             ErrorKind::InvalidAudience => invalid("aud", "audience"),
-            ErrorKind::ImmatureSignature => GrantError::Grant("Grant token is not yet valid.".into()),
+            ErrorKind::ImmatureSignature => {
+                GrantError::Grant("Grant token is not yet valid.".into())
+            }
             ErrorKind::ExpiredSignature => GrantError::Grant("Grant token is expired.".into()),
             _ => GrantError::Grant("Invalid grant token signature.".into()),
         }),
@@ -147,6 +174,9 @@ mod tests {
         let claims = unverified_claims(&format!("e30.{payload}.sig")).unwrap();
         assert_eq!(non_empty_str(&claims, "iss"), Some("client"));
         assert_eq!(timestamp(&claims, "nbf", "start time"), Ok(1.0));
-        assert_eq!(timestamp(&claims, "exp", "expiry"), Err(missing("exp", "expiry")));
+        assert_eq!(
+            timestamp(&claims, "exp", "expiry"),
+            Err(missing("exp", "expiry"))
+        );
     }
 }

@@ -109,19 +109,30 @@ async fn open(config: &Config) -> anyhow::Result<(Db, String)> {
 
 /// `alice` means `acct:alice@<default authority>`; a full userid is taken as given.
 fn userid_for(authority: &str, name: &str) -> String {
-    if name.starts_with("acct:") { name.to_owned() } else { format!("acct:{name}@{authority}") }
+    if name.starts_with("acct:") {
+        name.to_owned()
+    } else {
+        format!("acct:{name}@{authority}")
+    }
 }
 
 async fn find_user(db: &Db, authority: &str, name: &str) -> anyhow::Result<User> {
     let userid = userid_for(authority, name);
-    db.user_by_userid(&userid).await?.ok_or_else(|| anyhow::anyhow!("no user {userid}"))
+    db.user_by_userid(&userid)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user {userid}"))
 }
 
 fn valid_username(name: &str) -> anyhow::Result<()> {
     // h: 3-30 characters of letters, digits, `.` and `_` (`h/models/user.py`).
     let ok = (3..=30).contains(&name.chars().count())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
-    anyhow::ensure!(ok, "usernames are 3 to 30 characters of letters, digits, '.' and '_': {name:?}");
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
+    anyhow::ensure!(
+        ok,
+        "usernames are 3 to 30 characters of letters, digits, '.' and '_': {name:?}"
+    );
     Ok(())
 }
 
@@ -130,7 +141,10 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add(a) => {
             valid_username(&a.username)?;
-            let authority = a.user_authority.clone().unwrap_or_else(|| authority.clone());
+            let authority = a
+                .user_authority
+                .clone()
+                .unwrap_or_else(|| authority.clone());
             let user = db
                 .create_user(&NewUser {
                     username: &a.username,
@@ -172,7 +186,10 @@ pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
         GroupCommand::Create(g) => {
             let group_type: GroupType = g.group_type.parse().map_err(anyhow::Error::msg)?;
             let len = g.name.chars().count();
-            anyhow::ensure!((3..=25).contains(&len), "group names are 3 to 25 characters");
+            anyhow::ensure!(
+                (3..=25).contains(&len),
+                "group names are 3 to 25 characters"
+            );
             let creator = find_user(&db, &authority, &g.creator).await?;
             let group = db
                 .create_group(
@@ -192,16 +209,31 @@ pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
         }
         GroupCommand::AddMember(m) => {
             let role: Role = m.role.parse().map_err(anyhow::Error::msg)?;
-            let group = db.group_by_pubid(&m.pubid).await?.ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
+            let group = db
+                .group_by_pubid(&m.pubid)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
             let user = find_user(&db, &authority, &m.username).await?;
             db.add_member(&group, &user, role, None).await?;
             println!("{} {} {role}", group.pubid, user.userid());
         }
         GroupCommand::RemoveMember(m) => {
-            let group = db.group_by_pubid(&m.pubid).await?.ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
+            let group = db
+                .group_by_pubid(&m.pubid)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
             let user = find_user(&db, &authority, &m.username).await?;
             let change = db.remove_member(&group, &user, None).await?;
-            println!("{} {} {}", group.pubid, user.userid(), if change == crate::store::MembershipChange::Changed { "removed" } else { "was not a member" });
+            println!(
+                "{} {} {}",
+                group.pubid,
+                user.userid(),
+                if change == crate::store::MembershipChange::Changed {
+                    "removed"
+                } else {
+                    "was not a member"
+                }
+            );
         }
     }
     db.close().await;

@@ -78,11 +78,14 @@ pub struct Annotation {
 impl Annotation {
     /// Hidden by moderation (PENDING, DENIED or SPAM).
     pub fn is_hidden(&self) -> bool {
-        self.moderation_status.is_some_and(ModerationStatus::is_hidden)
+        self.moderation_status
+            .is_some_and(ModerationStatus::is_hidden)
     }
 
     /// The id of the thread root, or this annotation's own id if it is top-level.
     pub fn thread_root(&self) -> &str {
-        self.references.first().map_or(self.id.as_str(), String::as_str)
+        self.references
+            .first()
+            .map_or(self.id.as_str(), String::as_str)
     }
 }

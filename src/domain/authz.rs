@@ -22,7 +22,8 @@ pub fn can_write_group(group: &Group, who: Option<&Identity>) -> bool {
 
 /// Group.MODERATE: owners, admins and moderators.
 pub fn can_moderate_group(group: &Group, who: Option<&Identity>) -> bool {
-    who.and_then(|i| i.role_in(&group.pubid)).is_some_and(|r| r.can_moderate())
+    who.and_then(|i| i.role_in(&group.pubid))
+        .is_some_and(|r| r.can_moderate())
 }
 
 fn is_author(ann: &Annotation, who: Option<&Identity>) -> bool {

@@ -34,7 +34,9 @@ impl FromStr for GroupType {
             "open" => Ok(GroupType::Open),
             "restricted" => Ok(GroupType::Restricted),
             "private" => Ok(GroupType::Private),
-            other => Err(format!("unknown group type {other:?} (open, restricted or private)")),
+            other => Err(format!(
+                "unknown group type {other:?} (open, restricted or private)"
+            )),
         }
     }
 }
@@ -78,7 +80,9 @@ impl FromStr for Role {
             "moderator" => Ok(Role::Moderator),
             "admin" => Ok(Role::Admin),
             "owner" => Ok(Role::Owner),
-            other => Err(format!("unknown role {other:?} (member, moderator, admin or owner)")),
+            other => Err(format!(
+                "unknown role {other:?} (member, moderator, admin or owner)"
+            )),
         }
     }
 }
@@ -104,7 +108,9 @@ impl Group {
 
     /// h's `groupid`: `group:<authority_provided_id>@<authority>` when one was given.
     pub fn groupid(&self) -> Option<String> {
-        self.authority_provided_id.as_ref().map(|id| format!("group:{id}@{}", self.authority))
+        self.authority_provided_id
+            .as_ref()
+            .map(|id| format!("group:{id}@{}", self.authority))
     }
 
     /// The URL slug of the name, as h's `slugify` makes it: lower-case words joined by `-`.

@@ -16,7 +16,8 @@ impl AnnotationId {
     /// Checks the shape of an id from a URL or a request body.
     pub fn parse(s: &str) -> Option<AnnotationId> {
         let ok = (20..=22).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| AnnotationId(s.to_owned()))
     }
 
@@ -52,11 +53,17 @@ impl UserId {
         if username.is_empty() || authority.is_empty() || authority.contains('@') {
             return None;
         }
-        Some(UserId { username: username.to_owned(), authority: authority.to_owned() })
+        Some(UserId {
+            username: username.to_owned(),
+            authority: authority.to_owned(),
+        })
     }
 
     pub fn new(username: &str, authority: &str) -> UserId {
-        UserId { username: username.to_owned(), authority: authority.to_owned() }
+        UserId {
+            username: username.to_owned(),
+            authority: authority.to_owned(),
+        }
     }
 }
 
@@ -68,17 +75,25 @@ impl fmt::Display for UserId {
 
 /// A new group pubid: 8 random alphanumerics, as h's `h/pubid.py` makes them.
 pub fn generate_pubid() -> String {
-    random_string(8, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    random_string(
+        8,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    )
 }
 
 /// A random URL-safe secret of `len` characters (tokens, client secrets).
 pub fn random_token(len: usize) -> String {
-    random_string(len, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    random_string(
+        len,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    )
 }
 
 fn random_string(len: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -94,7 +109,13 @@ mod tests {
 
     #[test]
     fn ids_outside_h_shape_are_refused() {
-        for bad in ["", "short", "has space in it 123456", "a".repeat(23).as_str(), "abc/def/ghi/jkl/mnopq"] {
+        for bad in [
+            "",
+            "short",
+            "has space in it 123456",
+            "a".repeat(23).as_str(),
+            "abc/def/ghi/jkl/mnopq",
+        ] {
             assert_eq!(AnnotationId::parse(bad), None, "{bad:?}");
         }
         assert!(AnnotationId::parse("AbCdEfGhIjKlMnOpQrSt").is_some());
@@ -106,7 +127,13 @@ mod tests {
         assert_eq!(u.username, "alice");
         assert_eq!(u.authority, "example.com");
         assert_eq!(u.to_string(), "acct:alice@example.com");
-        for bad in ["alice@example.com", "acct:@x", "acct:a@", "acct:a@b@c", "acct:nobody"] {
+        for bad in [
+            "alice@example.com",
+            "acct:@x",
+            "acct:a@",
+            "acct:a@b@c",
+            "acct:nobody",
+        ] {
             assert_eq!(UserId::parse(bad), None, "{bad:?}");
         }
     }
@@ -116,6 +143,9 @@ mod tests {
         assert_eq!(generate_pubid().len(), 8);
         let t = random_token(43);
         assert_eq!(t.len(), 43);
-        assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 }

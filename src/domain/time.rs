@@ -49,15 +49,24 @@ mod tests {
     #[test]
     fn formats_like_h() {
         assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000+00:00");
-        assert_eq!(format_micros(1_777_629_600_123_456), "2026-05-01T10:00:00.123456+00:00");
+        assert_eq!(
+            format_micros(1_777_629_600_123_456),
+            "2026-05-01T10:00:00.123456+00:00"
+        );
     }
 
     #[test]
     fn search_after_accepts_iso_and_epoch_ms() {
         let t = 1_777_629_600_123_456;
-        assert_eq!(parse_search_after("2026-05-01T10:00:00.123456+00:00"), Some(t));
+        assert_eq!(
+            parse_search_after("2026-05-01T10:00:00.123456+00:00"),
+            Some(t)
+        );
         assert_eq!(parse_search_after("2026-05-01T10:00:00.123456"), Some(t));
-        assert_eq!(parse_search_after("1777629600123"), Some(1_777_629_600_123_000));
+        assert_eq!(
+            parse_search_after("1777629600123"),
+            Some(1_777_629_600_123_000)
+        );
         assert_eq!(parse_search_after("yesterday"), None);
     }
 }

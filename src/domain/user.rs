@@ -37,7 +37,11 @@ pub struct Identity {
 impl Identity {
     pub fn new(user: User, roles: HashMap<String, Role>) -> Identity {
         let userid = user.userid().to_string();
-        Identity { user, userid, roles }
+        Identity {
+            user,
+            userid,
+            roles,
+        }
     }
 
     /// The caller's role in a group, if a member.

@@ -78,7 +78,10 @@ pub fn render(site: &Site, ann: &Annotation, rel: &Related, viewer: ViewerFacts)
         target.insert("description".into(), Value::from(d.as_str()));
     }
     if !ann.target_selectors.is_empty() {
-        target.insert("selector".into(), Value::Array(ann.target_selectors.clone()));
+        target.insert(
+            "selector".into(),
+            Value::Array(ann.target_selectors.clone()),
+        );
     }
     out.insert("target".into(), Value::Array(vec![Value::Object(target)]));
     out.insert(
@@ -91,7 +94,11 @@ pub fn render(site: &Site, ann: &Annotation, rel: &Related, viewer: ViewerFacts)
     out.insert("links".into(), links(site, ann));
     out.insert(
         "actions".into(),
-        if viewer.can_moderate { json!(["moderate"]) } else { json!([]) },
+        if viewer.can_moderate {
+            json!(["moderate"])
+        } else {
+            json!([])
+        },
     );
     out.insert("mentions".into(), json!([]));
     if let Some(name) = &rel.author_display_name {
@@ -135,7 +142,10 @@ fn links(site: &Site, ann: &Annotation) -> Value {
     if first_party {
         links.insert("html".into(), Value::from(format!("{base}/a/{}", ann.id)));
     }
-    links.insert("json".into(), Value::from(format!("{base}/api/annotations/{}", ann.id)));
+    links.insert(
+        "json".into(),
+        Value::from(format!("{base}/api/annotations/{}", ann.id)),
+    );
     Value::Object(links)
 }
 

@@ -4,7 +4,10 @@ use super::*;
 use crate::domain::{GroupType, ModerationStatus};
 
 fn site() -> Site {
-    Site { public_url: "https://h.example".into(), authority: "h.example".into() }
+    Site {
+        public_url: "https://h.example".into(),
+        authority: "h.example".into(),
+    }
 }
 
 fn ann() -> Annotation {
@@ -82,7 +85,15 @@ fn renders_the_spec_example_for_an_ordinary_reader() {
 fn private_annotations_name_their_author_and_have_null_status() {
     let mut a = ann();
     a.shared = false;
-    let v = render(&site(), &a, &related(), ViewerFacts { is_author: true, ..Default::default() });
+    let v = render(
+        &site(),
+        &a,
+        &related(),
+        ViewerFacts {
+            is_author: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(v["permissions"]["read"], json!(["acct:alice@h.example"]));
     assert_eq!(v["moderation_status"], json!(null));
 }
@@ -92,17 +103,38 @@ fn hidden_annotations_differ_by_viewer() {
     let mut a = ann();
     a.moderation_status = Some(ModerationStatus::Spam);
     let reader = render(&site(), &a, &related(), ViewerFacts::default());
-    assert_eq!((reader["hidden"].clone(), reader["text"].clone()), (json!(true), json!("")));
+    assert_eq!(
+        (reader["hidden"].clone(), reader["text"].clone()),
+        (json!(true), json!(""))
+    );
     assert_eq!(reader["tags"], json!([]));
     assert!(reader.get("moderation").is_none());
-    let moderator =
-        render(&site(), &a, &related(), ViewerFacts { can_moderate: true, ..Default::default() });
+    let moderator = render(
+        &site(),
+        &a,
+        &related(),
+        ViewerFacts {
+            can_moderate: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(moderator["hidden"], json!(true));
     assert_eq!(moderator["text"], json!("Nice"));
     assert_eq!(moderator["moderation"], json!({"flagCount": 2}));
     assert_eq!(moderator["actions"], json!(["moderate"]));
-    let author = render(&site(), &a, &related(), ViewerFacts { is_author: true, ..Default::default() });
-    assert_eq!((author["hidden"].clone(), author["text"].clone()), (json!(false), json!("Nice")));
+    let author = render(
+        &site(),
+        &a,
+        &related(),
+        ViewerFacts {
+            is_author: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        (author["hidden"].clone(), author["text"].clone()),
+        (json!(false), json!("Nice"))
+    );
     assert_eq!(author["moderation_status"], json!("SPAM"));
 }
 
@@ -113,7 +145,10 @@ fn shared_private_group_annotations_name_the_group() {
     let mut g = world();
     g.pubid = "priv1234".into();
     g.group_type = GroupType::Private;
-    let rel = Related { group: Some(g), ..related() };
+    let rel = Related {
+        group: Some(g),
+        ..related()
+    };
     let v = render(&site(), &a, &rel, ViewerFacts::default());
     assert_eq!(v["permissions"]["read"], json!(["group:priv1234"]));
 }
@@ -122,7 +157,10 @@ fn shared_private_group_annotations_name_the_group() {
 fn third_party_annotations_have_no_html_link_and_missing_users_no_user_info() {
     let mut a = ann();
     a.userid = "acct:bob@partner.org".into();
-    let rel = Related { author_display_name: None, ..related() };
+    let rel = Related {
+        author_display_name: None,
+        ..related()
+    };
     let v = render(&site(), &a, &rel, ViewerFacts::default());
     assert!(v["links"].get("html").is_none());
     assert!(v.get("user_info").is_none());

@@ -47,7 +47,10 @@ impl Db {
     pub async fn annotation(&self, id: &str) -> Result<Option<Annotation>, sqlx::Error> {
         let sql = format!("SELECT {ANNOTATION_COLS} FROM annotations a WHERE a.id = $1");
         let row: Option<AnnotationRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(p)
+                .await?);
         Ok(row.map(Annotation::from))
     }
 
@@ -60,7 +63,7 @@ impl Db {
             let mut tx = p.begin_write().await?;
             let mut document_id = a.document_id;
             if let Some(claims) = w.document {
-                document_id = Some((&mut *tx).record_document(claims).await?);
+                document_id = Some(tx.record_document(claims).await?);
             }
             let sql = if w.action == ChangeAction::Create {
                 "INSERT INTO annotations (created, updated, userid, groupid, target_uri, \
@@ -202,7 +205,11 @@ impl Db {
     }
 
     /// Records that a user flagged an annotation (idempotent; announces nothing, as in h).
-    pub async fn flag_annotation(&self, annotation_id: &str, user_id: i64) -> Result<(), sqlx::Error> {
+    pub async fn flag_annotation(
+        &self,
+        annotation_id: &str,
+        user_id: i64,
+    ) -> Result<(), sqlx::Error> {
         db_run!(self, |p| {
             sqlx::query(
                 "INSERT INTO flags (annotation_id, user_id, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -223,7 +230,10 @@ impl Db {
         }
         let sql = format!(
             "SELECT annotation_id FROM flags WHERE user_id = $1 AND annotation_id IN ({})",
-            (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            (2..ids.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         db_run!(self, |p| {
             let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).bind(user_id);

@@ -34,7 +34,10 @@ impl ChangeAction {
 
     /// Annotation events, as opposed to user events.
     pub fn is_annotation(self) -> bool {
-        matches!(self, ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete)
+        matches!(
+            self,
+            ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete
+        )
     }
 }
 
@@ -118,7 +121,10 @@ impl Db {
             .fetch_all(p)
             .await?
         });
-        Ok(rows.into_iter().filter_map(ChangeRow::into_change).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(ChangeRow::into_change)
+            .collect())
     }
 
     /// The newest `seq` in the log (0 when empty).

@@ -44,7 +44,10 @@ impl Db {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
             Db::Postgres(pool)
-        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or(path);
             if let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
@@ -93,7 +96,10 @@ impl Db {
 
     /// `SELECT 1`, for the health check.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        db_run!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+        db_run!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

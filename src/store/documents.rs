@@ -24,7 +24,10 @@ pub struct DocumentClaims {
 }
 
 fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Document work that has to happen inside a caller's write transaction.
@@ -120,7 +123,11 @@ impl Db {
     /// h's `expand_uri(normalized=True)` (spec §4.7): every normalised URI of the document that
     /// `raw` (normalised as `normalized`) belongs to, or just `normalized` when there is no such
     /// document or when `raw` is that document's rel-canonical link.
-    pub async fn expand_uri(&self, raw: &str, normalized: &str) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn expand_uri(
+        &self,
+        raw: &str,
+        normalized: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
         let doc: Option<i64> = db_run!(self, |p| {
             sqlx::query_scalar(
                 "SELECT document_id FROM document_uris WHERE uri_normalized = $1 ORDER BY document_id LIMIT 1",
@@ -129,14 +136,19 @@ impl Db {
             .fetch_optional(p)
             .await?
         });
-        let Some(doc) = doc else { return Ok(vec![normalized.to_owned()]) };
+        let Some(doc) = doc else {
+            return Ok(vec![normalized.to_owned()]);
+        };
         let rows: Vec<(String, String, String)> = db_run!(self, |p| {
             sqlx::query_as("SELECT type, uri, uri_normalized FROM document_uris WHERE document_id = $1 ORDER BY id")
                 .bind(doc)
                 .fetch_all(p)
                 .await?
         });
-        if rows.iter().any(|(t, uri, _)| t == "rel-canonical" && uri == raw) {
+        if rows
+            .iter()
+            .any(|(t, uri, _)| t == "rel-canonical" && uri == raw)
+        {
             return Ok(vec![normalized.to_owned()]);
         }
         Ok(rows.into_iter().map(|(_, _, n)| n).collect())

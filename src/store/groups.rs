@@ -118,13 +118,18 @@ impl Db {
     pub async fn group_by_pubid(&self, pubid: &str) -> Result<Option<Group>, sqlx::Error> {
         let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE pubid = $1");
         let row: Option<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(pubid).fetch_optional(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(pubid)
+                .fetch_optional(p)
+                .await?);
         Ok(row.map(Group::from))
     }
 
     /// Looks a group up by h's `group:<authority_provided_id>@<authority>` form.
     pub async fn group_by_groupid(&self, groupid: &str) -> Result<Option<Group>, sqlx::Error> {
-        let Some((id, authority)) = groupid.strip_prefix("group:").and_then(|s| s.rsplit_once('@'))
+        let Some((id, authority)) = groupid
+            .strip_prefix("group:")
+            .and_then(|s| s.rsplit_once('@'))
         else {
             return Ok(None);
         };
@@ -132,7 +137,11 @@ impl Db {
             "SELECT {GROUP_COLS} FROM groups WHERE authority_provided_id = $1 AND authority = $2"
         );
         let row: Option<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).bind(authority).fetch_optional(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .bind(authority)
+                .fetch_optional(p)
+                .await?);
         Ok(row.map(Group::from))
     }
 
@@ -144,29 +153,41 @@ impl Db {
              (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY LOWER(name), pubid"
         );
         let rows: Vec<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(user_id).fetch_all(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(user_id)
+                .fetch_all(p)
+                .await?);
         Ok(rows.into_iter().map(Group::from).collect())
     }
 
     /// Open and restricted groups of an authority other than `__world__`, by name.
-    pub async fn public_groups_of_authority(&self, authority: &str) -> Result<Vec<Group>, sqlx::Error> {
+    pub async fn public_groups_of_authority(
+        &self,
+        authority: &str,
+    ) -> Result<Vec<Group>, sqlx::Error> {
         let sql = format!(
             "SELECT {GROUP_COLS} FROM groups WHERE authority = $1 AND pubid <> $2 \
              AND group_type IN ('open', 'restricted') ORDER BY LOWER(name), pubid"
         );
         let rows: Vec<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(authority).bind(WORLD).fetch_all(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(authority)
+                .bind(WORLD)
+                .fetch_all(p)
+                .await?);
         Ok(rows.into_iter().map(Group::from).collect())
     }
 
     /// The role of a user in a group, if a member.
     pub async fn role_in(&self, group_id: i64, user_id: i64) -> Result<Option<Role>, sqlx::Error> {
         let role: Option<String> = db_run!(self, |p| {
-            sqlx::query_scalar("SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2")
-                .bind(group_id)
-                .bind(user_id)
-                .fetch_optional(p)
-                .await?
+            sqlx::query_scalar(
+                "SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2",
+            )
+            .bind(group_id)
+            .bind(user_id)
+            .fetch_optional(p)
+            .await?
         });
         Ok(role.and_then(|r| r.parse().ok()))
     }
@@ -238,12 +259,13 @@ impl Db {
         let userid = user.userid().to_string();
         db_run!(self, |p| {
             let mut tx = p.begin_write().await?;
-            let removed = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-                .bind(group.id)
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let removed =
+                sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                    .bind(group.id)
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if removed == 0 {
                 return Ok(MembershipChange::Unchanged);
             }

@@ -18,9 +18,9 @@ mod users;
 
 pub use annotations::{AnnotationWrite, ModerationChange};
 pub use changelog::{Change, ChangeAction};
+pub(crate) use db::db_run;
 pub use db::{Db, Engine};
 pub use documents::{DocumentClaims, DocumentUri};
-pub(crate) use db::db_run;
 pub use groups::{MembershipChange, NewGroup};
 pub use search::{SearchQuery, SearchResult, SortField};
 pub use tokens::{AuthClient, OAuthTokens, TokenLookup};

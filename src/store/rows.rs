@@ -64,7 +64,10 @@ impl From<GroupRow> for Group {
             name: r.name,
             description: r.description,
             // The column only ever holds values written from `GroupType::as_str`.
-            group_type: r.group_type.parse().unwrap_or(crate::domain::GroupType::Private),
+            group_type: r
+                .group_type
+                .parse()
+                .unwrap_or(crate::domain::GroupType::Private),
             pre_moderated: r.pre_moderated,
         }
     }

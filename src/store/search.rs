@@ -103,7 +103,11 @@ impl Sql {
         self.push(Bind::Text(s.to_owned()))
     }
     fn list(&mut self, items: &[String]) -> String {
-        items.iter().map(|i| self.text(i)).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|i| self.text(i))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -119,7 +123,9 @@ fn fts5_query(columns: &str, words: &[String]) -> String {
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 impl Db {
@@ -132,7 +138,10 @@ impl Db {
         viewer: Option<&Identity>,
     ) -> Result<SearchResult, sqlx::Error> {
         let engine = self.engine();
-        let mut s = Sql { text: String::new(), binds: vec![] };
+        let mut s = Sql {
+            text: String::new(),
+            binds: vec![],
+        };
         let mut conds: Vec<String> = vec!["a.deleted = FALSE".into()];
 
         // Visibility.
@@ -176,7 +185,11 @@ impl Db {
                 };
                 ors.push(format!("(a.target_uri_normalized IN ({list}){version})"));
             }
-            conds.push(if ors.is_empty() { "FALSE".into() } else { format!("({})", ors.join(" OR ")) });
+            conds.push(if ors.is_empty() {
+                "FALSE".into()
+            } else {
+                format!("({})", ors.join(" OR "))
+            });
         }
         if !q.groups.is_empty() {
             conds.push(format!("a.groupid IN ({})", s.list(&q.groups)));
@@ -214,7 +227,11 @@ impl Db {
         for (columns, words, pg_expr) in [
             ("text", &q.text, "a.text"),
             ("quote", &q.quote, "a.quote"),
-            ("text quote tags", &q.any, "a.text || ' ' || a.quote || ' ' || a.tags"),
+            (
+                "text quote tags",
+                &q.any,
+                "a.text || ' ' || a.quote || ' ' || a.tags",
+            ),
         ] {
             if words.iter().all(|w| w.trim().is_empty()) {
                 continue;
@@ -280,6 +297,9 @@ impl Db {
             }
             query.fetch_one(p).await?
         });
-        Ok(SearchResult { total, rows: rows.into_iter().map(Annotation::from).collect() })
+        Ok(SearchResult {
+            total,
+            rows: rows.into_iter().map(Annotation::from).collect(),
+        })
     }
 }

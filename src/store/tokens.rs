@@ -84,10 +84,17 @@ impl Db {
         let sql = format!(
             "SELECT t.expires, t.created, t.authclient_id, {} FROM tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.value = $1",
-            USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+            USER_COLS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let row: Option<TokenUserRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(value).fetch_optional(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(value)
+                .fetch_optional(p)
+                .await?);
         let Some(row) = row else { return Ok(None) };
         if row.expires.is_some_and(|e| e <= now_micros()) {
             return Ok(None);
@@ -100,7 +107,12 @@ impl Db {
             Some(id) => self.authclient(id).await?,
             None => None,
         };
-        Ok(Some(TokenLookup { user, expires: row.expires, created: row.created, authclient }))
+        Ok(Some(TokenLookup {
+            user,
+            expires: row.expires,
+            created: row.created,
+            authclient,
+        }))
     }
 
     /// Issues an access/refresh pair for a user through an auth client.
@@ -149,12 +161,18 @@ impl Db {
             .fetch_optional(p)
             .await?
         });
-        let Some((user_id, Some(expires), Some(client_id))) = row else { return Ok(None) };
+        let Some((user_id, Some(expires), Some(client_id))) = row else {
+            return Ok(None);
+        };
         if expires <= now {
             return Ok(None);
         }
-        let Some(user) = self.user_by_id(user_id).await? else { return Ok(None) };
-        let Some(client) = self.authclient(&client_id).await? else { return Ok(None) };
+        let Some(user) = self.user_by_id(user_id).await? else {
+            return Ok(None);
+        };
+        let Some(client) = self.authclient(&client_id).await? else {
+            return Ok(None);
+        };
         if user.deleted {
             return Ok(None);
         }
@@ -187,7 +205,10 @@ impl Db {
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
         let row: Option<UserRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?);
+            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(id)
+                .fetch_optional(p)
+                .await?);
         Ok(row.map(User::from))
     }
 
@@ -223,17 +244,21 @@ impl Db {
     /// Looks an auth client up by id.
     pub async fn authclient(&self, id: &str) -> Result<Option<AuthClient>, sqlx::Error> {
         let row: Option<(String, String, String, Option<String>, String)> = db_run!(self, |p| {
-            sqlx::query_as("SELECT id, secret, authority, name, grant_type FROM authclients WHERE id = $1")
-                .bind(id)
-                .fetch_optional(p)
-                .await?
+            sqlx::query_as(
+                "SELECT id, secret, authority, name, grant_type FROM authclients WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await?
         });
-        Ok(row.map(|(id, secret, authority, name, grant_type)| AuthClient {
-            id,
-            secret,
-            authority,
-            name,
-            grant_type,
-        }))
+        Ok(
+            row.map(|(id, secret, authority, name, grant_type)| AuthClient {
+                id,
+                secret,
+                authority,
+                name,
+                grant_type,
+            }),
+        )
     }
 }

@@ -59,8 +59,11 @@ impl Db {
     /// Looks a user up by `acct:username@authority`, ignoring case and dots in the username as
     /// h does.
     pub async fn user_by_userid(&self, userid: &str) -> Result<Option<User>, sqlx::Error> {
-        let Some(parsed) = UserId::parse(userid) else { return Ok(None) };
-        let sql = format!("SELECT {USER_COLS} FROM users WHERE username_key = $1 AND authority = $2");
+        let Some(parsed) = UserId::parse(userid) else {
+            return Ok(None);
+        };
+        let sql =
+            format!("SELECT {USER_COLS} FROM users WHERE username_key = $1 AND authority = $2");
         let row: Option<UserRow> = db_run!(self, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(username_key(&parsed.username))
@@ -82,7 +85,10 @@ impl Db {
             .fetch_all(p)
             .await?
         });
-        Ok(rows.into_iter().filter_map(|(g, r)| Some((g, r.parse().ok()?))).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(g, r)| Some((g, r.parse().ok()?)))
+            .collect())
     }
 
     /// A user with their current group roles.

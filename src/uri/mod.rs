@@ -6,12 +6,12 @@
 //! stored `uri_normalized` values, search and the streamer must all agree
 //! byte for byte with h.
 //!
-//! * [`split`]: `urlsplit` and the netloc attributes of its result.
-//! * [`ipv6`]: the bracketed-host check `urlsplit` performs.
-//! * [`case`]: `str.lower()` for the host.
-//! * [`encoding`]: `quote`, `quote_plus`, `unquote`, `unquote_plus`.
-//! * [`query`]: `parse_qsl`, sorting and the tracking-parameter blacklist.
-//! * [`versions`]: `:v1`/`:all` suffixes and `__v<N>` scope keys.
+//! * `split`: `urlsplit` and the netloc attributes of its result.
+//! * `ipv6`: the bracketed-host check `urlsplit` performs.
+//! * `case`: `str.lower()` for the host.
+//! * `encoding`: `quote`, `quote_plus`, `unquote`, `unquote_plus`.
+//! * `query`: `parse_qsl`, sorting and the tracking-parameter blacklist.
+//! * `versions`: `:v1`/`:all` suffixes and `__v<N>` scope keys.
 
 mod case;
 mod encoding;

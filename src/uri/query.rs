@@ -67,16 +67,18 @@ fn matches_exactly(name: &str) -> bool {
     if name == "gclid" || name == "resourcekey" {
         return true;
     }
-    if let Some(suffix) = name.strip_prefix("utm_") {
-        if UTM.contains(&suffix) {
-            return true;
-        }
+    if name
+        .strip_prefix("utm_")
+        .is_some_and(|suffix| UTM.contains(&suffix))
+    {
+        return true;
     }
-    if let Some(tail) = name.strip_prefix("WT.") {
-        // `.+` is one or more characters other than a newline.
-        if !tail.is_empty() && !tail.contains('\n') {
-            return true;
-        }
+    // `.+` is one or more characters other than a newline.
+    if name
+        .strip_prefix("WT.")
+        .is_some_and(|tail| !tail.is_empty() && !tail.contains('\n'))
+    {
+        return true;
     }
     equals_ignore_case_python("x-amz-security-token", name)
 }

@@ -90,9 +90,9 @@ fn check_brackets(netloc: &str) -> Result<(), UriError> {
 /// contains any of them, since IDNA processing would turn them into URL
 /// delimiters.
 const NFKC_DELIMITER_CHARS: [char; 19] = [
-    '\u{2047}', '\u{2048}', '\u{2049}', '\u{2100}', '\u{2101}', '\u{2105}', '\u{2106}',
-    '\u{2A74}', '\u{FE13}', '\u{FE16}', '\u{FE55}', '\u{FE56}', '\u{FE5F}', '\u{FE6B}',
-    '\u{FF03}', '\u{FF0F}', '\u{FF1A}', '\u{FF1F}', '\u{FF20}',
+    '\u{2047}', '\u{2048}', '\u{2049}', '\u{2100}', '\u{2101}', '\u{2105}', '\u{2106}', '\u{2A74}',
+    '\u{FE13}', '\u{FE16}', '\u{FE55}', '\u{FE56}', '\u{FE5F}', '\u{FE6B}', '\u{FF03}', '\u{FF0F}',
+    '\u{FF1A}', '\u{FF1F}', '\u{FF20}',
 ];
 
 /// `urlsplit`'s `_checknetloc`.

@@ -76,8 +76,15 @@ fn shared_annotations_follow_group_readability() {
     let p = ann("alice", "priv1", true, Some(ModerationStatus::Approved));
     assert!(!can_read(&p, Some(&private), None));
     assert!(!can_read(&p, Some(&private), Some(&who("bob", &[]))));
-    assert!(can_read(&p, Some(&private), Some(&who("bob", &[("priv1", Role::Member)]))));
-    assert!(!can_read(&p, None, Some(&who("bob", &[("priv1", Role::Member)]))), "group gone");
+    assert!(can_read(
+        &p,
+        Some(&private),
+        Some(&who("bob", &[("priv1", Role::Member)]))
+    ));
+    assert!(
+        !can_read(&p, None, Some(&who("bob", &[("priv1", Role::Member)]))),
+        "group gone"
+    );
 }
 
 #[test]
@@ -85,8 +92,16 @@ fn hidden_annotations_reach_author_and_moderators() {
     let g = group("g1", GroupType::Restricted);
     let a = ann("alice", "g1", true, Some(ModerationStatus::Spam));
     assert!(can_read(&a, Some(&g), Some(&who("alice", &[]))));
-    assert!(can_read(&a, Some(&g), Some(&who("mod", &[("g1", Role::Moderator)]))));
-    assert!(!can_read(&a, Some(&g), Some(&who("bob", &[("g1", Role::Member)]))));
+    assert!(can_read(
+        &a,
+        Some(&g),
+        Some(&who("mod", &[("g1", Role::Moderator)]))
+    ));
+    assert!(!can_read(
+        &a,
+        Some(&g),
+        Some(&who("bob", &[("g1", Role::Member)]))
+    ));
     assert!(!can_read(&a, Some(&g), None));
 }
 
@@ -100,7 +115,11 @@ fn deletion_blocks_read_but_not_realtime() {
     assert!(!can_edit(&a, Some(&who("alice", &[]))));
     // A deleted hidden annotation: moderators no longer qualify (MODERATE needs it live).
     a.moderation_status = Some(ModerationStatus::Pending);
-    assert!(!can_read_realtime(&a, Some(&g), Some(&who("mod", &[("__world__", Role::Owner)]))));
+    assert!(!can_read_realtime(
+        &a,
+        Some(&g),
+        Some(&who("mod", &[("__world__", Role::Owner)]))
+    ));
     assert!(can_read_realtime(&a, Some(&g), Some(&who("alice", &[]))));
 }
 
@@ -113,7 +132,13 @@ fn write_rules_by_group_type() {
     assert!(!can_write_group(&open, None));
     let mut other = bob.clone();
     other.user.authority = "elsewhere.org".into();
-    assert!(!can_write_group(&open, Some(&other)), "other authorities cannot write open groups");
+    assert!(
+        !can_write_group(&open, Some(&other)),
+        "other authorities cannot write open groups"
+    );
     assert!(!can_write_group(&restricted, Some(&bob)));
-    assert!(can_write_group(&restricted, Some(&who("bob", &[("r", Role::Member)]))));
+    assert!(can_write_group(
+        &restricted,
+        Some(&who("bob", &[("r", Role::Member)]))
+    ));
 }

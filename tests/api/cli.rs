@@ -1,0 +1,189 @@
+//! The `scholia` binary itself: admin commands against the database of a running server, and
+//! clean shutdown on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scholia");
+
+/// Runs an admin command and returns its last line of output.
+fn admin(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SCHOLIA_DATABASE_URL")
+        .output()
+        .expect("run scholia");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_work_beside_a_running_server_and_sigterm_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = tokio::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--authority",
+            "example.org",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .env_remove("SCHOLIA_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The start-up log names the bound address.
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("scholia listening on ").nth(1) {
+                return rest.split(':').take(2).collect::<Vec<_>>().join(":");
+            }
+        }
+        panic!("server exited before listening");
+    })
+    .await
+    .expect("server started");
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+
+    // The admin commands take the authority the server recorded at its first start.
+    assert_eq!(
+        admin(
+            dir.path(),
+            &["user", "add", "alice", "--display-name", "Alice A."]
+        ),
+        "acct:alice@example.org"
+    );
+    assert_eq!(
+        admin(
+            dir.path(),
+            &["user", "add", "pat", "--authority", "partner.org"]
+        ),
+        "acct:pat@partner.org"
+    );
+    let token = admin(dir.path(), &["token", "create", "alice"]);
+    assert!(token.starts_with("6879-") && token.len() == 48, "{token}");
+    let pubid = admin(
+        dir.path(),
+        &[
+            "group",
+            "create",
+            "Admins club",
+            "--type",
+            "private",
+            "--creator",
+            "alice",
+        ],
+    );
+    assert_eq!(pubid.len(), 8);
+    admin(dir.path(), &["user", "add", "bob"]);
+    assert_eq!(
+        admin(
+            dir.path(),
+            &["group", "add-member", &pubid, "bob", "--role", "moderator"]
+        ),
+        format!("{pubid} acct:bob@example.org moderator")
+    );
+    let client = admin(
+        dir.path(),
+        &["authclient", "create", "--authority", "partner.org"],
+    );
+    assert_eq!(client.split(' ').count(), 2);
+
+    let r = http
+        .post(format!("{base}/api/annotations"))
+        .bearer_auth(&token)
+        .json(&json!({"uri": "https://example.com", "text": "hi", "permissions": {"read": ["group:__world__"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ann: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ann["user_info"]["display_name"], "Alice A.");
+    let count = |body: serde_json::Value| body["total"].as_i64().unwrap();
+    let search = format!("{base}/api/search?uri=https%3A%2F%2Fexample.com");
+    assert_eq!(
+        count(
+            http.get(&search)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        ),
+        1
+    );
+
+    // A NIPSA from the command line applies to the very next request.
+    admin(dir.path(), &["user", "nipsa", "alice"]);
+    assert_eq!(
+        count(
+            http.get(&search)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        ),
+        0
+    );
+    admin(dir.path(), &["user", "unnipsa", "alice"]);
+    assert_eq!(
+        count(
+            http.get(&search)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        ),
+        1
+    );
+
+    // Bad admin input fails with a message and a non-zero status.
+    let out = Command::new(BIN)
+        .args(["user", "add", "alice", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    let pid = server.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits within 10 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

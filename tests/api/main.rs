@@ -1,0 +1,12 @@
+//! Integration tests: a real server on port 0, real HTTP, SQLite always and PostgreSQL when
+//! `SCHOLIA_TEST_POSTGRES_URL` is set.
+
+mod helpers;
+
+mod annotations;
+mod auth;
+mod changelog;
+mod cli;
+mod groups;
+mod index;
+mod search;
