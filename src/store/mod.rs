@@ -77,6 +77,3 @@ impl BeginWrite for sqlx::PgPool {
         Ok(tx)
     }
 }
-
-#[cfg(test)]
-mod tests;

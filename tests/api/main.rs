@@ -10,3 +10,4 @@ mod cli;
 mod groups;
 mod index;
 mod search;
+mod store;
