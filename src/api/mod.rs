@@ -32,7 +32,12 @@ pub fn router() -> Router<AppState> {
         .merge(profile::router())
         .merge(token::router())
         .fallback(|| async { ApiError::NotFound })
+        // h answers a known path with an unsupported method as an unknown route: 404.
+        .method_not_allowed_fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(api_headers))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
         .route_layer(middleware::from_fn(crate::metrics::track))
 }
 
@@ -80,6 +85,9 @@ async fn api_headers(req: Request, next: Next) -> Response {
         None if is_api => ApiError::NotAcceptable.into_response(),
         _ => next.run(req).await,
     };
+    if is_api {
+        response = json_errors(response).await;
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -92,6 +100,34 @@ async fn api_headers(req: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// Rejections from axum's own extractors (a malformed path, query or form, a wrong content
+/// type) come as plain text; under `/api` every failure answers h's JSON shape, keeping the text
+/// as the reason.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let reason = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_owned()
+    } else {
+        text
+    };
+    error::failure(status, reason)
 }
 
 fn preflight(req: &Request) -> Response {

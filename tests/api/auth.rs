@@ -224,6 +224,32 @@ async fn bad_tokens_are_anonymous(backend: Backend) {
         debug["error_description"],
         "Bearer token does not exist or is expired"
     );
+    // An expired access token is anonymous too.
+    let client = app.db.create_authclient("example.com", None).await.unwrap();
+    let (alice, _) = (
+        app.db
+            .user_by_userid("acct:alice@example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        (),
+    );
+    let issued = app.db.issue_oauth_tokens(&alice, &client).await.unwrap();
+    assert_eq!(
+        app.get("/api/profile", Some(&issued.access_token)).await.1["userid"],
+        "acct:alice@example.com"
+    );
+    let expire = "UPDATE tokens SET expires = 1 WHERE value LIKE '5768-%'";
+    match &app.db {
+        scholia::store::Db::Sqlite(p) => sqlx::query(expire).execute(p).await.map(|_| ()),
+        scholia::store::Db::Postgres(p) => sqlx::query(expire).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+    assert_eq!(
+        app.get("/api/profile", Some(&issued.access_token)).await.1["userid"],
+        json!(null)
+    );
+
     let (status, debug) = app.get("/api/debug-token", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(debug["error"], "missing_token");

@@ -73,6 +73,24 @@ async fn index_links_status_and_metrics(backend: Backend) {
     );
     assert_eq!(body["status"], "failure");
 
+    // Wrong method on a known path, and a malformed form: h's JSON shape, not axum's text.
+    let (status, body) = app.delete("/api/search", None).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (StatusCode::NOT_FOUND, Some(NOT_FOUND))
+    );
+    let r = app
+        .client
+        .post(app.url("/api/token"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::helpers::json_of(r).await;
+    assert!(status.is_client_error());
+    assert_eq!(body["status"], "failure", "{body}");
+
     let (status, health) = app.get("/_status", None).await;
     assert_eq!(
         (status, health["status"].as_str()),
