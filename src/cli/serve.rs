@@ -24,7 +24,11 @@ fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only on a terminal, so logs captured to files stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {
@@ -43,8 +47,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         engine = ?db.engine(),
         authority = %config.authority(),
-        "scholia listening on {bound}: API {public}/api/, WebSocket {}/ws, health {public}/_status, metrics {public}/metrics",
-        public.replacen("http", "ws", 1)
+        "scholia listening on {bound}: API {public}/api/, health {public}/_status, metrics {public}/metrics"
     );
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();

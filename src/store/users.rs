@@ -140,20 +140,32 @@ impl Db {
         Ok(())
     }
 
-    /// Display names of users by userid, for `user_info` (missing users are left out).
+    /// Display names of users by userid, for `user_info` (users that do not exist are left
+    /// out). One query for a whole page of annotations.
     pub async fn display_names(
         &self,
         userids: &[&str],
     ) -> Result<HashMap<String, Option<String>>, sqlx::Error> {
-        let mut out = HashMap::new();
-        for userid in userids {
-            if out.contains_key(*userid) {
-                continue;
-            }
-            if let Some(user) = self.user_by_userid(userid).await? {
-                out.insert((*userid).to_owned(), user.display_name);
-            }
+        let mut wanted: Vec<&str> = userids.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(out)
+        let sql = format!(
+            "SELECT userid, display_name FROM users WHERE userid IN ({})",
+            (1..=wanted.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows: Vec<(String, Option<String>)> = db_run!(self, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for u in &wanted {
+                q = q.bind(*u);
+            }
+            q.fetch_all(p).await?
+        });
+        Ok(rows.into_iter().collect())
     }
 }

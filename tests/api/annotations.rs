@@ -10,8 +10,6 @@ on_both_engines!(
     create_rejects_bad_input_and_writes_nothing,
     replies_take_the_thread_roots_group,
     sharing_follows_moderation_rules,
-    hide_unhide_and_flag,
-    document_claims_are_kept,
 );
 
 async fn create_read_update_delete(backend: Backend) {
@@ -330,124 +328,6 @@ async fn sharing_follows_moderation_rules(backend: Backend) {
     );
 }
 
-async fn hide_unhide_and_flag(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let (owner, owner_token) = app.user("owner").await;
-    let (author, author_token) = app.user("author").await;
-    let (member, member_token) = app.user("member").await;
-    let group = app.group(&owner, "Club", GroupType::Private, false).await;
-    app.add_member(&group, &author, Role::Member).await;
-    app.add_member(&group, &member, Role::Member).await;
-    let ann = app
-        .shared(&author_token, &group, "http://example.com", "spam?")
-        .await;
-    let id = ann["id"].as_str().unwrap();
-    let path = format!("/api/annotations/{id}");
-
-    // Members may flag; flagging is idempotent and visible to the flagger.
-    let r = app
-        .req(
-            reqwest::Method::PUT,
-            &format!("{path}/flag"),
-            Some(&member_token),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&path, Some(&member_token)).await.1["flagged"], true);
-    let r = app
-        .req(reqwest::Method::PUT, &format!("{path}/flag"), None)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-
-    // Only moderators may hide.
-    let r = app
-        .req(
-            reqwest::Method::PUT,
-            &format!("{path}/hide"),
-            Some(&member_token),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = app
-        .req(
-            reqwest::Method::PUT,
-            &format!("{path}/hide"),
-            Some(&owner_token),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-
-    let (_, as_author) = app.get(&path, Some(&author_token)).await;
-    assert_eq!(
-        (
-            as_author["hidden"].as_bool(),
-            as_author["moderation_status"].as_str()
-        ),
-        (Some(false), Some("SPAM"))
-    );
-    let (_, as_owner) = app.get(&path, Some(&owner_token)).await;
-    assert_eq!(as_owner["hidden"], true);
-    assert_eq!(as_owner["text"], "spam?");
-    assert_eq!(as_owner["moderation"], json!({"flagCount": 1}));
-    assert_eq!(as_owner["actions"], json!(["moderate"]));
-    assert_eq!(
-        app.get(&path, Some(&member_token)).await.0,
-        StatusCode::NOT_FOUND
-    );
-
-    let r = app
-        .req(
-            reqwest::Method::DELETE,
-            &format!("{path}/hide"),
-            Some(&owner_token),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let (status, again) = app.get(&path, Some(&member_token)).await;
-    assert_eq!(
-        (status, again["moderation_status"].as_str()),
-        (StatusCode::OK, Some("APPROVED"))
-    );
-}
-
-async fn document_claims_are_kept(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let (_, token) = app.user("alice").await;
-    let body = json!({
-        "uri": "https://example.com/paper.pdf",
-        "group": "__world__",
-        "permissions": {"read": ["group:__world__"]},
-        "document": {
-            "title": ["A Paper"],
-            "link": [{"href": "urn:x-pdf:1234"}, {"href": "https://example.com/paper", "rel": "canonical"}],
-            "highwire": {"doi": ["10.1234/5678"]},
-        },
-    });
-    let ann = app.annotate(&token, body).await;
-    assert_eq!(ann["document"], json!({"title": ["A Paper"]}));
-    let id = ann["id"].as_str().unwrap().to_owned();
-    // Every claimed URI now finds it (spec §4.7).
-    for uri in [
-        "urn:x-pdf:1234",
-        "doi:10.1234/5678",
-        "https://example.com/paper.pdf",
-        "http://example.com/paper.pdf",
-    ] {
-        let q = format!("uri={}", urlencode(uri));
-        assert_eq!(app.search_ids(&q, None).await, vec![id.clone()], "{uri}");
-    }
-}
-
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -458,26 +338,4 @@ async fn shutdown_finishes_promptly() {
     let start = std::time::Instant::now();
     app.stop().await.expect("run returns Ok");
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
-}
-
-#[tokio::test]
-async fn missing_claims_do_not_block_rel_canonical_expansion_rule() {
-    // A rel-canonical claim whose raw URI is the searched URI disables expansion (item 36).
-    let app = spawn_app(Backend::Sqlite).await;
-    let (_, token) = app.user("alice").await;
-    let on_page = app
-        .annotate(&token, json!({"uri": "https://example.com/page?x=1", "permissions": {"read": ["group:__world__"]},
-            "document": {"link": [{"href": "https://example.com/page", "rel": "canonical"}]}}))
-        .await;
-    let on_canonical = app
-        .shared(&token, "__world__", "https://example.com/page", "c")
-        .await;
-    let found = app
-        .search_ids("uri=https%3A%2F%2Fexample.com%2Fpage", None)
-        .await;
-    assert_eq!(found, vec![on_canonical["id"].as_str().unwrap().to_owned()]);
-    let found = app
-        .search_ids("uri=https%3A%2F%2Fexample.com%2Fpage%3Fx%3D1", None)
-        .await;
-    assert!(found.contains(&on_page["id"].as_str().unwrap().to_owned()));
 }
