@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::helpers::{Backend, NOT_FOUND, spawn_app, spawn_app_with};
 use crate::on_both_engines;
-use scholia::domain::{GroupType, Role};
+use scholia::domain::GroupType;
 
 on_both_engines!(
     create_read_update_delete,

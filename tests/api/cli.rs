@@ -32,6 +32,12 @@ fn admin(data_dir: &std::path::Path, args: &[&str]) -> String {
         .to_owned()
 }
 
+/// The `total` of a search.
+async fn total(http: &reqwest::Client, url: &str) -> i64 {
+    let body: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+    body["total"].as_i64().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_commands_work_beside_a_running_server_and_sigterm_stops_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,48 +127,14 @@ async fn admin_commands_work_beside_a_running_server_and_sigterm_stops_it() {
     assert_eq!(r.status(), StatusCode::OK);
     let ann: serde_json::Value = r.json().await.unwrap();
     assert_eq!(ann["user_info"]["display_name"], "Alice A.");
-    let count = |body: serde_json::Value| body["total"].as_i64().unwrap();
     let search = format!("{base}/api/search?uri=https%3A%2F%2Fexample.com");
-    assert_eq!(
-        count(
-            http.get(&search)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        ),
-        1
-    );
+    assert_eq!(total(&http, &search).await, 1);
 
     // A NIPSA from the command line applies to the very next request.
     admin(dir.path(), &["user", "nipsa", "alice"]);
-    assert_eq!(
-        count(
-            http.get(&search)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        ),
-        0
-    );
+    assert_eq!(total(&http, &search).await, 0);
     admin(dir.path(), &["user", "unnipsa", "alice"]);
-    assert_eq!(
-        count(
-            http.get(&search)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        ),
-        1
-    );
+    assert_eq!(total(&http, &search).await, 1);
 
     // Bad admin input fails with a message and a non-zero status.
     let out = Command::new(BIN)
