@@ -147,6 +147,7 @@ async fn moderate(
         .db()
         .set_moderation(&ModerationChange {
             annotation_id: &ann.id,
+            userid: &ann.userid,
             groupid: &ann.groupid,
             status,
             src_client_id: client_id,

@@ -23,6 +23,8 @@ pub struct AnnotationWrite<'a> {
 #[derive(Clone, Debug)]
 pub struct ModerationChange<'a> {
     pub annotation_id: &'a str,
+    /// The annotation's author and group, recorded in the change log like any annotation event.
+    pub userid: &'a str,
     pub groupid: &'a str,
     pub status: ModerationStatus,
     pub src_client_id: Option<&'a str>,
@@ -194,9 +196,9 @@ impl Db {
             let entry = ChangeEntry {
                 action: Some(ChangeAction::Update),
                 annotation_id: Some(m.annotation_id),
+                userid: Some(m.userid),
                 groupid: Some(m.groupid),
                 src_client_id: m.src_client_id,
-                ..Default::default()
             };
             append_change!(tx, &entry)?;
             tx.commit().await?;
