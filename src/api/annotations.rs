@@ -38,6 +38,32 @@ async fn load(state: &AppState, id: &str) -> ApiResult<Annotation> {
         .ok_or(ApiError::NotFound)
 }
 
+/// Stores a prepared create or update (the change-log row goes in the same transaction), wakes
+/// the tailer, and answers the annotation as its author now sees it.
+async fn store_and_present(
+    state: &AppState,
+    who: &crate::domain::Identity,
+    prepared: Prepared,
+    action: ChangeAction,
+    client_id: Option<&str>,
+) -> ApiResult<Json<Value>> {
+    let Prepared {
+        mut annotation,
+        claims,
+    } = prepared;
+    annotation.document_id = state
+        .db()
+        .write_annotation(&AnnotationWrite {
+            annotation: &annotation,
+            document: claims.as_ref(),
+            action,
+            src_client_id: client_id,
+        })
+        .await?;
+    state.changes_written();
+    Ok(Json(present(state, &annotation, Some(who)).await?))
+}
+
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,23 +73,15 @@ async fn create(
     // h answers anonymous creates with 404 (a known FIXME there; kept for compatibility).
     let who = caller.identity().ok_or(ApiError::NotFound)?;
     let data = input::parse_create(&body).map_err(|e| ApiError::BadRequest(e.0))?;
-    let Prepared { annotation, claims } = write::prepare_create(&state, who, data).await?;
-    state
-        .db()
-        .write_annotation(&AnnotationWrite {
-            annotation: &annotation,
-            document: claims.as_ref(),
-            action: ChangeAction::Create,
-            src_client_id: client_id.as_deref(),
-        })
-        .await?;
-    state.changes_written();
-    let stored = state
-        .db()
-        .annotation(&annotation.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(present(&state, &stored, Some(who)).await?))
+    let prepared = write::prepare_create(&state, who, data).await?;
+    store_and_present(
+        &state,
+        who,
+        prepared,
+        ChangeAction::Create,
+        client_id.as_deref(),
+    )
+    .await
 }
 
 async fn read(
@@ -93,23 +111,15 @@ async fn update(
         .ok_or(ApiError::NotFound)?;
     let data =
         input::parse_update_for(&body, &ann.target_uri).map_err(|e| ApiError::BadRequest(e.0))?;
-    let Prepared { annotation, claims } = write::prepare_update(&state, who, ann, data).await?;
-    state
-        .db()
-        .write_annotation(&AnnotationWrite {
-            annotation: &annotation,
-            document: claims.as_ref(),
-            action: ChangeAction::Update,
-            src_client_id: client_id.as_deref(),
-        })
-        .await?;
-    state.changes_written();
-    let stored = state
-        .db()
-        .annotation(&annotation.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(present(&state, &stored, Some(who)).await?))
+    let prepared = write::prepare_update(&state, who, ann, data).await?;
+    store_and_present(
+        &state,
+        who,
+        prepared,
+        ChangeAction::Update,
+        client_id.as_deref(),
+    )
+    .await
 }
 
 async fn delete(

@@ -56,12 +56,16 @@ impl Db {
         Ok(row.map(Annotation::from))
     }
 
-    /// Stores a created or updated annotation and appends its change-log row.
-    pub async fn write_annotation(&self, w: &AnnotationWrite<'_>) -> Result<(), sqlx::Error> {
+    /// Stores a created or updated annotation and appends its change-log row. Returns the
+    /// annotation's document id as stored (new when claims were recorded).
+    pub async fn write_annotation(
+        &self,
+        w: &AnnotationWrite<'_>,
+    ) -> Result<Option<i64>, sqlx::Error> {
         let a = w.annotation;
         let quote = quote_of(a);
         let engine = self.engine();
-        db_run!(self, |p| {
+        let document_id = db_run!(self, |p| {
             let mut tx = p.begin_write().await?;
             let mut document_id = a.document_id;
             if let Some(claims) = w.document {
@@ -146,8 +150,9 @@ impl Db {
             };
             append_change!(tx, &entry)?;
             tx.commit().await?;
+            document_id
         });
-        Ok(())
+        Ok(document_id)
     }
 
     /// Soft-deletes an annotation (h keeps the row, marked deleted) and appends `delete`.

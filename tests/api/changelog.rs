@@ -28,26 +28,24 @@ async fn every_announced_write_appends_one_ordered_change(backend: Backend) {
     let path = format!("/api/annotations/{id}");
     app.patch(&path, Some(&owner_t), &json!({"text": "edited"}))
         .await;
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::PUT,
             &format!("{path}/flag"),
-            Some(&owner_t),
+            Some(&owner_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = app
-        .req(
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.status(
             reqwest::Method::PUT,
             &format!("{path}/hide"),
-            Some(&owner_t),
+            Some(&owner_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     let r = app
         .req(reqwest::Method::DELETE, &path, Some(&owner_t))
         .header("X-Client-Id", "client-b")

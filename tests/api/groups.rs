@@ -78,16 +78,15 @@ async fn groups_and_memberships(backend: Backend) {
 
     // The owner adds Bob; Bob can read; Bob leaves; the owner cannot be removed by Bob.
     let userid = bob.userid().to_string();
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::POST,
             &format!("/api/groups/{pubid}/members/{userid}"),
-            Some(&alice_t),
+            Some(&alice_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.get(&ann_path, Some(&bob_t)).await.0, StatusCode::OK);
     assert_eq!(
         app.get(&format!("/api/groups/{pubid}"), Some(&bob_t))
@@ -95,26 +94,24 @@ async fn groups_and_memberships(backend: Backend) {
             .0,
         StatusCode::OK
     );
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::DELETE,
             &format!("/api/groups/{pubid}/members/acct:alice@example.com"),
-            Some(&bob_t),
+            Some(&bob_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = app
-        .req(
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.status(
             reqwest::Method::DELETE,
             &format!("/api/groups/{pubid}/members/me"),
-            Some(&bob_t),
+            Some(&bob_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(
         app.get(&ann_path, Some(&bob_t)).await.0,
         StatusCode::NOT_FOUND
@@ -128,16 +125,15 @@ async fn groups_and_memberships(backend: Backend) {
     .send()
     .await
     .unwrap();
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::DELETE,
             &format!("/api/groups/{pubid}/members/{userid}"),
-            Some(&alice_t),
+            Some(&alice_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
 
     // Each join and leave is in the change log; the creator's own join first.
     let changes = app.db.changes_after(0, 100).await.unwrap();

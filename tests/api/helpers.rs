@@ -224,6 +224,16 @@ impl TestApp {
         r
     }
 
+    /// Sends a body-less request and returns only its status (hide, unhide, flag, members).
+    pub async fn status(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> StatusCode {
+        self.req(method, path, token).send().await.unwrap().status()
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         json_of(
             self.req(reqwest::Method::GET, path, token)

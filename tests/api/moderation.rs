@@ -22,45 +22,41 @@ async fn hide_unhide_and_flag(backend: Backend) {
     let path = format!("/api/annotations/{id}");
 
     // Members may flag; flagging is idempotent and visible to the flagger.
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::PUT,
             &format!("{path}/flag"),
-            Some(&member_token),
+            Some(&member_token)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.get(&path, Some(&member_token)).await.1["flagged"], true);
-    let r = app
-        .req(reqwest::Method::PUT, &format!("{path}/flag"), None)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.status(reqwest::Method::PUT, &format!("{path}/flag"), None)
+            .await,
+        StatusCode::NOT_FOUND
+    );
 
     // Only moderators may hide.
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::PUT,
             &format!("{path}/hide"),
-            Some(&member_token),
+            Some(&member_token)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = app
-        .req(
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.status(
             reqwest::Method::PUT,
             &format!("{path}/hide"),
-            Some(&owner_token),
+            Some(&owner_token)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
 
     let (_, as_author) = app.get(&path, Some(&author_token)).await;
     assert_eq!(
@@ -80,16 +76,15 @@ async fn hide_unhide_and_flag(backend: Backend) {
         StatusCode::NOT_FOUND
     );
 
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::DELETE,
             &format!("{path}/hide"),
-            Some(&owner_token),
+            Some(&owner_token)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     let (status, again) = app.get(&path, Some(&member_token)).await;
     assert_eq!(
         (status, again["moderation_status"].as_str()),

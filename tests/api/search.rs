@@ -39,16 +39,15 @@ async fn search_visibility(backend: Backend) {
     let spam = id(&app
         .shared(&alice_t, &group, "http://example.com", "spam")
         .await);
-    let r = app
-        .req(
+    assert_eq!(
+        app.status(
             reqwest::Method::PUT,
             &format!("/api/annotations/{spam}/hide"),
-            Some(&mod_t),
+            Some(&mod_t)
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        .await,
+        StatusCode::NO_CONTENT
+    );
     let deleted = id(&app
         .shared(&alice_t, "__world__", "http://example.com", "gone")
         .await);
