@@ -17,6 +17,7 @@ use crate::api;
 use crate::bus::{Bus, LocalBus, tailer};
 use crate::config::Config;
 use crate::domain::Identity;
+use crate::realtime::{self, registry::Registry};
 use crate::render::Site;
 use crate::store::Db;
 
@@ -34,11 +35,17 @@ struct Inner {
     /// the next poll.
     wake_tailer: Arc<Notify>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The open WebSockets and their subscriptions.
+    realtime: Arc<Registry>,
+    /// Tracks tasks that outlive a request (sockets), so shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Cancelled when the server stops; sockets then close with 1012.
+    shutdown: CancellationToken,
 }
 
 impl AppState {
     /// Builds the state for a server reachable at `bound`.
-    pub fn new(config: Config, db: Db, bound: SocketAddr) -> AppState {
+    pub fn new(config: Config, db: Db, bound: SocketAddr, shutdown: CancellationToken) -> AppState {
         let public_url = config.public_url(Some(bound));
         let websocket_url = websocket_url(&public_url);
         let site = Site {
@@ -53,6 +60,9 @@ impl AppState {
             bus: Arc::new(LocalBus::new(4096)),
             wake_tailer: Arc::new(Notify::new()),
             metrics: crate::metrics::handle(),
+            realtime: Arc::new(Registry::default()),
+            tasks: TaskTracker::new(),
+            shutdown,
         }))
     }
 
@@ -77,6 +87,16 @@ impl AppState {
     }
     pub fn metrics(&self) -> &metrics_exporter_prometheus::PrometheusHandle {
         &self.0.metrics
+    }
+
+    pub fn realtime(&self) -> &Arc<Registry> {
+        &self.0.realtime
+    }
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.0.tasks
+    }
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.0.shutdown
     }
 
     /// Tells the tailer a local write committed.
@@ -111,7 +131,8 @@ fn websocket_url(public_url: &str) -> String {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
-    api::router()
+    realtime::router()
+        .merge(api::router())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -126,10 +147,18 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     db.ensure_world_group(&config.authority()).await?;
-    let state = AppState::new(config, db.clone(), bound);
-    let tasks = TaskTracker::new();
+    let state = AppState::new(config, db.clone(), bound, shutdown.child_token());
+    let tasks = state.tasks().clone();
 
     let start_seq = db.last_seq().await?;
+    // Subscribe before the tailer publishes anything, so the router misses nothing.
+    let changes = state.bus().subscribe();
+    tasks.spawn(realtime::fanout::run(
+        state.clone(),
+        changes,
+        start_seq,
+        shutdown.child_token(),
+    ));
     tasks.spawn(tailer::run(
         db.clone(),
         state.bus().clone(),

@@ -30,6 +30,25 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// WebSocket keep-alive period in milliseconds (h: a Pong "beep" every 30 s; proxies
+    /// commonly drop connections idle for 60 s).
+    pub ws_heartbeat_ms: u64,
+    /// A socket whose peer sends nothing (not even a Pong) for this many milliseconds is closed
+    /// (code 4000).
+    pub ws_idle_timeout_ms: u64,
+    /// Largest WebSocket message accepted, in bytes; a larger one closes the socket (1009).
+    pub ws_max_message_bytes: usize,
+    /// Frames that may wait for one socket; when a socket falls further behind it is closed
+    /// (1013) instead of slowing anyone else.
+    pub ws_queue_frames: usize,
+    /// Most clauses in one filter.
+    pub ws_max_filter_clauses: usize,
+    /// Most values in one filter, over all clauses.
+    pub ws_max_filter_values: usize,
+    /// Sustained client messages per second per socket; faster clients are throttled.
+    pub ws_messages_per_second: f64,
+    /// Client messages a socket may send in a burst before throttling starts.
+    pub ws_message_burst: u32,
 }
 
 impl Default for Config {
@@ -42,6 +61,14 @@ impl Default for Config {
             authority: None,
             max_body_bytes: 4 * 1024 * 1024,
             log_format: "text".to_owned(),
+            ws_heartbeat_ms: 30_000,
+            ws_idle_timeout_ms: 90_000,
+            ws_max_message_bytes: 64 * 1024,
+            ws_queue_frames: 256,
+            ws_max_filter_clauses: 32,
+            ws_max_filter_values: 256,
+            ws_messages_per_second: 20.0,
+            ws_message_burst: 100,
         }
     }
 }
@@ -82,6 +109,14 @@ impl Config {
                 "authority",
                 "max_body_bytes",
                 "log_format",
+                "ws_heartbeat_ms",
+                "ws_idle_timeout_ms",
+                "ws_max_message_bytes",
+                "ws_queue_frames",
+                "ws_max_filter_clauses",
+                "ws_max_filter_values",
+                "ws_messages_per_second",
+                "ws_message_burst",
             ]))
             .merge(Serialized::defaults(overrides))
             .extract()?;
@@ -102,7 +137,38 @@ impl Config {
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"
         );
+        anyhow::ensure!(self.ws_heartbeat_ms > 0, "ws_heartbeat_ms must be positive");
+        anyhow::ensure!(
+            self.ws_idle_timeout_ms >= self.ws_heartbeat_ms,
+            "ws_idle_timeout_ms must be at least ws_heartbeat_ms"
+        );
+        anyhow::ensure!(
+            self.ws_max_message_bytes >= 1024,
+            "ws_max_message_bytes must be at least 1024"
+        );
+        anyhow::ensure!(self.ws_queue_frames > 0, "ws_queue_frames must be positive");
+        anyhow::ensure!(
+            self.ws_messages_per_second > 0.0 && self.ws_message_burst > 0,
+            "ws_messages_per_second and ws_message_burst must be positive"
+        );
         Ok(())
+    }
+
+    /// The per-socket limits of the Real Time API.
+    pub fn socket_limits(&self) -> crate::realtime::socket::Limits {
+        use std::time::Duration;
+        crate::realtime::socket::Limits {
+            queue: self.ws_queue_frames,
+            heartbeat: Duration::from_millis(self.ws_heartbeat_ms),
+            idle_timeout: Duration::from_millis(self.ws_idle_timeout_ms),
+            max_message_bytes: self.ws_max_message_bytes,
+            filter: crate::realtime::filter::FilterLimits {
+                max_clauses: self.ws_max_filter_clauses,
+                max_values: self.ws_max_filter_values,
+            },
+            messages_per_second: self.ws_messages_per_second,
+            message_burst: f64::from(self.ws_message_burst),
+        }
     }
 
     /// The public base URL without a trailing slash.

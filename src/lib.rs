@@ -12,9 +12,11 @@
 //! - [`store`]: all SQL, written once for SQLite and PostgreSQL, and the change log that
 //!   every announced write appends to in its own transaction.
 //! - [`auth`]: the JWT bearer grant.
-//! - [`render`]: the annotation JSON for one viewer, shared by the HTTP API and (later) the
-//!   Real Time API so they can never disagree.
+//! - [`render`]: the annotation JSON for one viewer, shared by the HTTP API and the Real
+//!   Time API so they can never disagree.
 //! - [`api`]: the HTTP API, one module per resource.
+//! - [`realtime`]: the Real Time API at `/ws`: protocol, filters, the subscription index, the
+//!   per-socket task and the router that fans committed changes out to sockets.
 //! - [`bus`]: how committed changes reach the rest of the server: the change-log tailer and the
 //!   in-process bus.
 //! - [`app`]: shared state, the router, and [`app::run`], which serves a bound listener until a
@@ -31,6 +33,7 @@ pub mod config;
 pub mod domain;
 pub mod input;
 pub mod metrics;
+pub mod realtime;
 pub mod render;
 pub mod store;
 pub mod uri;

@@ -251,6 +251,16 @@ impl Db {
         })
     }
 
+    /// The ids of the users who flagged an annotation (its flag count is their number).
+    pub async fn flaggers(&self, annotation_id: &str) -> Result<Vec<i64>, sqlx::Error> {
+        db_run!(self, |p| {
+            sqlx::query_scalar("SELECT user_id FROM flags WHERE annotation_id = $1")
+                .bind(annotation_id)
+                .fetch_all(p)
+                .await
+        })
+    }
+
     /// How many users flagged an annotation.
     pub async fn flag_count(&self, annotation_id: &str) -> Result<i64, sqlx::Error> {
         db_run!(self, |p| {

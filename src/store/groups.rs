@@ -192,8 +192,9 @@ impl Db {
         Ok(role.and_then(|r| r.parse().ok()))
     }
 
-    /// Adds a member (or changes an existing member's role, which announces nothing, as h's
-    /// role edits publish nothing). A new membership appends `group-join`.
+    /// Adds a member, or changes an existing member's role. A new membership appends
+    /// `group-join`; a role change appends `user-change`, which clients never see (h publishes
+    /// nothing for role edits) but which makes running servers reload the user's roles.
     pub async fn add_member(
         &self,
         group: &Group,
@@ -220,6 +221,16 @@ impl Db {
                             .bind(user.id)
                             .execute(&mut *tx)
                             .await?;
+                        // Clients hear nothing (as in h), but running servers must reload
+                        // the user's roles: moderators see hidden annotations.
+                        let entry = ChangeEntry {
+                            action: Some(ChangeAction::UserChange),
+                            userid: Some(&userid),
+                            groupid: Some(&group.pubid),
+                            src_client_id,
+                            ..Default::default()
+                        };
+                        append_change!(tx, &entry)?;
                     }
                     MembershipChange::Unchanged
                 }

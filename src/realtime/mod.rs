@@ -1,0 +1,203 @@
+//! The Real Time API: the WebSocket at `/ws` (spec §1–§7; h's `h/streamer/`), documented for
+//! clients in `docs/realtime-protocol.md`.
+//!
+//! - [`protocol`]: client messages and replies (pure).
+//! - [`filter`]: filter messages compiled into index keys, and an event's keys (pure).
+//! - [`index`]: keys → sockets, so routing never scans every socket.
+//! - [`registry`]: the open sockets, their filters, identities and outbound queues.
+//! - [`socket`]: one socket's task: read, write, keep alive, close.
+//! - [`fanout`]: the router task: change log → authorised, rendered frames → queues.
+//!
+//! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
+//! that are not WebSocket upgrades, and the hand-over of an upgraded connection to its task.
+
+pub mod fanout;
+pub mod filter;
+pub mod index;
+pub mod protocol;
+pub mod registry;
+pub mod socket;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::WebSocket;
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::extract::bearer_token;
+use crate::app::AppState;
+use crate::domain::Identity;
+use socket::{Limits, Socket};
+
+/// `/ws`, plus h's streamer 404 for paths below it.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ws", any(handshake))
+        .route("/ws/", any(not_found))
+        .route("/ws/{*rest}", any(not_found))
+}
+
+/// h's streamer error bodies (`h/streamer/views.py`).
+fn ws_error(status: StatusCode, error: &str, reason: &str) -> Response {
+    let body = json!({"ok": false, "error": error, "reason": reason});
+    (status, axum::Json(body)).into_response()
+}
+
+fn bad_handshake() -> Response {
+    ws_error(
+        StatusCode::BAD_REQUEST,
+        "bad_handshake",
+        "Handshake failed. Are you a WebSocket client?",
+    )
+}
+
+async fn not_found() -> Response {
+    ws_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "These are not the droids you are looking for.",
+    )
+}
+
+/// The token of a `/ws` request (`h/security/policy/_bearer_token.py`): the `access_token` query
+/// parameter if present at all (even empty, which then means "anonymous" and hides the header),
+/// else `Authorization: Bearer`.
+fn ws_token(req: &axum::http::request::Parts) -> Option<String> {
+    let from_query = req.uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .filter(|(k, _)| k == "access_token")
+            .last()
+            .map(|(_, v)| v.into_owned())
+    });
+    match from_query {
+        Some(t) => Some(t).filter(|t| !t.is_empty()),
+        None => bearer_token(&req.headers),
+    }
+}
+
+async fn handshake(State(state): State<AppState>, req: Request) -> Response {
+    let (mut parts, _body) = req.into_parts();
+    if parts.method != Method::GET {
+        return bad_handshake();
+    }
+    // ws4py also accepts protocol version 8, whose handshake is the same as 13's.
+    if parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "8")
+    {
+        parts.headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+    }
+    let token = ws_token(&parts);
+    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &state).await else {
+        return bad_handshake();
+    };
+    // An unknown, expired or revoked token gives an anonymous socket, never a refusal.
+    let identity = match token {
+        Some(t) => match state.identity_for_token(&t).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(error = %e, "token lookup failed during a WebSocket handshake");
+                return ws_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "An unexpected error occurred and has been reported.",
+                );
+            }
+        },
+        None => None,
+    };
+    let limits = state.config().socket_limits();
+    // Held until the socket's task ends, so shutdown waits for sockets to close (axum's
+    // graceful shutdown does not track upgraded connections).
+    let tracked = state.tasks().token();
+    upgrade
+        .max_message_size(limits.max_message_bytes)
+        .max_frame_size(limits.max_message_bytes)
+        .on_upgrade(move |ws| async move {
+            serve(ws, state, identity, limits).await;
+            drop(tracked);
+        })
+}
+
+/// Registers an upgraded socket, runs it, and accounts for it.
+async fn serve(ws: WebSocket, state: AppState, identity: Option<Identity>, limits: Limits) {
+    let (outbox_tx, outbox) = mpsc::channel(limits.queue);
+    let slow = CancellationToken::new();
+    let userid = identity.as_ref().map(|i| i.userid.clone());
+    let auth = if userid.is_some() {
+        "authenticated"
+    } else {
+        "anonymous"
+    };
+    let registry = state.realtime().clone();
+    let id = registry.register(identity.map(Arc::new), outbox_tx, slow.clone());
+    metrics::gauge!("scholia_ws_open_sockets", "auth" => auth).increment(1.0);
+    tracing::info!(
+        socket = id,
+        user = userid.as_deref().unwrap_or("-"),
+        "websocket opened"
+    );
+    let started = Instant::now();
+
+    let sock = Socket {
+        id,
+        registry: registry.clone(),
+        userid: userid.clone(),
+        outbox,
+        slow,
+        shutdown: state.shutdown_token().clone(),
+        limits,
+    };
+    let ending = socket::drive(ws, sock).await;
+
+    registry.unregister(id);
+    metrics::gauge!("scholia_ws_open_sockets", "auth" => auth).decrement(1.0);
+    metrics::counter!("scholia_ws_closed_total", "reason" => ending.as_str()).increment(1);
+    tracing::info!(
+        socket = id,
+        user = userid.as_deref().unwrap_or("-"),
+        duration_ms = started.elapsed().as_millis() as u64,
+        reason = ending.as_str(),
+        "websocket closed"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Request;
+
+    use super::ws_token;
+
+    fn token(uri: &str, auth: Option<&str>) -> Option<String> {
+        let mut b = Request::builder().uri(uri);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        let (parts, _) = b.body(()).unwrap().into_parts();
+        ws_token(&parts)
+    }
+
+    #[test]
+    fn query_parameter_wins_and_empty_means_anonymous() {
+        assert_eq!(
+            token("/ws?access_token=q", Some("Bearer h")),
+            Some("q".into())
+        );
+        assert_eq!(token("/ws?access_token=", Some("Bearer h")), None);
+        assert_eq!(token("/ws", Some("Bearer h")), Some("h".into()));
+        assert_eq!(token("/ws", Some("bearer h")), None);
+        assert_eq!(token("/ws", Some("Bearer   ")), None);
+        assert_eq!(token("/ws?debug=1", None), None);
+    }
+}

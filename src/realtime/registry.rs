@@ -1,0 +1,228 @@
+//! The sockets of this process: each one's identity, client id, filter keys and outbound queue,
+//! plus the subscription index over the filters and a map from user to sockets.
+//!
+//! One `std::sync::Mutex` guards it all. Every critical section is short, synchronous work
+//! (map updates, pure permission checks, non-blocking `try_send`), and no lock is ever held
+//! across an `.await`, so a std mutex is cheaper than an async one and cannot deadlock a task.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::filter::Key;
+use super::index::{Index, SocketId};
+use crate::domain::Identity;
+
+/// What routing needs to know about one socket.
+pub struct Entry {
+    /// The socket's user with their *current* group roles (refreshed when the change log says
+    /// the user changed; h freezes them at connect, quirk Q8).
+    pub identity: Option<Arc<Identity>>,
+    /// Set by `client_id`; compared with the writer's `X-Client-Id`.
+    pub client_id: Option<Value>,
+    /// `None` until the first valid filter: such a socket gets no annotation events.
+    keys: Option<Vec<Key>>,
+    outbox: mpsc::Sender<Utf8Bytes>,
+    /// Cancelled when the socket cannot keep up, which makes its task close it.
+    slow: CancellationToken,
+}
+
+#[derive(Default)]
+struct State {
+    sockets: HashMap<SocketId, Entry>,
+    index: Index,
+    by_user: HashMap<String, HashSet<SocketId>>,
+}
+
+/// The outcome of handing frames to sockets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handoff {
+    pub delivered: u64,
+    /// Sockets whose queue was full; each is now being closed.
+    pub slow: u64,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves maps that are still consistent (every update is
+        // a single insert or remove), so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a socket; it receives nothing until it sends a filter.
+    pub fn register(
+        &self,
+        identity: Option<Arc<Identity>>,
+        outbox: mpsc::Sender<Utf8Bytes>,
+        slow: CancellationToken,
+    ) -> SocketId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut st = self.lock();
+        if let Some(i) = &identity {
+            st.by_user.entry(i.userid.clone()).or_default().insert(id);
+        }
+        st.sockets.insert(
+            id,
+            Entry {
+                identity,
+                client_id: None,
+                keys: None,
+                outbox,
+                slow,
+            },
+        );
+        id
+    }
+
+    /// Removes a socket and its subscriptions.
+    pub fn unregister(&self, id: SocketId) {
+        let mut st = self.lock();
+        let Some(entry) = st.sockets.remove(&id) else {
+            return;
+        };
+        if let Some(keys) = &entry.keys {
+            st.index.remove(id, keys);
+        }
+        if let Some(i) = &entry.identity
+            && let Some(set) = st.by_user.get_mut(&i.userid)
+        {
+            set.remove(&id);
+            if set.is_empty() {
+                st.by_user.remove(&i.userid);
+            }
+        }
+    }
+
+    /// Replaces a socket's filter.
+    pub fn set_filter(&self, id: SocketId, keys: Vec<Key>) {
+        let mut st = self.lock();
+        let State { sockets, index, .. } = &mut *st;
+        let Some(entry) = sockets.get_mut(&id) else {
+            return;
+        };
+        if let Some(old) = &entry.keys {
+            index.remove(id, old);
+        }
+        index.insert(id, &keys);
+        entry.keys = Some(keys);
+    }
+
+    pub fn set_client_id(&self, id: SocketId, client_id: Option<Value>) {
+        if let Some(entry) = self.lock().sockets.get_mut(&id) {
+            entry.client_id = client_id;
+        }
+    }
+
+    /// Open sockets.
+    pub fn len(&self) -> usize {
+        self.lock().sockets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Distinct subscribed keys.
+    pub fn subscribed_keys(&self) -> usize {
+        self.lock().index.len()
+    }
+
+    /// Whether `userid` has an open socket here.
+    pub fn has_user(&self, userid: &str) -> bool {
+        self.lock().by_user.contains_key(userid)
+    }
+
+    /// The identity one of `userid`'s sockets holds now.
+    pub fn identity_of(&self, userid: &str) -> Option<Arc<Identity>> {
+        let st = self.lock();
+        let id = st.by_user.get(userid)?.iter().next()?;
+        st.sockets.get(id)?.identity.clone()
+    }
+
+    /// Gives every socket of `userid` a refreshed identity.
+    pub fn refresh_identity(&self, userid: &str, identity: Option<Arc<Identity>>) {
+        let mut st = self.lock();
+        let State {
+            sockets, by_user, ..
+        } = &mut *st;
+        for id in by_user.get(userid).into_iter().flatten() {
+            if let Some(entry) = sockets.get_mut(id) {
+                entry.identity.clone_from(&identity);
+            }
+        }
+    }
+
+    /// The sockets subscribed to any of `keys` for which `decide` picks a viewer class.
+    pub fn classify<C>(
+        &self,
+        keys: &[Key],
+        mut decide: impl FnMut(&Entry) -> Option<C>,
+    ) -> Vec<(SocketId, C)> {
+        let st = self.lock();
+        st.index
+            .candidates(keys)
+            .into_iter()
+            .filter_map(|id| {
+                let entry = st.sockets.get(&id)?;
+                decide(entry).map(|c| (id, c))
+            })
+            .collect()
+    }
+
+    /// Queues `frame_of(class)` on each socket; a socket whose queue is full is marked slow and
+    /// skipped, so nobody waits on it.
+    pub fn hand_off<C>(
+        &self,
+        targets: &[(SocketId, C)],
+        frame_of: impl Fn(&C) -> Utf8Bytes,
+    ) -> Handoff {
+        let st = self.lock();
+        let mut out = Handoff::default();
+        for (id, class) in targets {
+            if let Some(entry) = st.sockets.get(id) {
+                push(entry, frame_of(class), &mut out);
+            }
+        }
+        out
+    }
+
+    /// Queues `frame` on every socket of `userid`.
+    pub fn hand_off_to_user(&self, userid: &str, frame: &Utf8Bytes) -> Handoff {
+        let st = self.lock();
+        let mut out = Handoff::default();
+        for id in st.by_user.get(userid).into_iter().flatten() {
+            if let Some(entry) = st.sockets.get(id) {
+                push(entry, frame.clone(), &mut out);
+            }
+        }
+        out
+    }
+}
+
+fn push(entry: &Entry, frame: Utf8Bytes, out: &mut Handoff) {
+    match entry.outbox.try_send(frame) {
+        Ok(()) => out.delivered += 1,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            if !entry.slow.is_cancelled() {
+                out.slow += 1;
+            }
+            entry.slow.cancel();
+        }
+        // The socket's task has ended; it is about to unregister.
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Registry;
+use crate::realtime::filter::Key;
+
+fn k(s: &str) -> Key {
+    Key::Uri(s.to_owned())
+}
+
+#[test]
+fn filters_replace_and_unregister_cleans_up() {
+    let reg = Registry::default();
+    let (tx, _rx) = mpsc::channel(4);
+    let a = reg.register(None, tx.clone(), CancellationToken::new());
+    let b = reg.register(None, tx, CancellationToken::new());
+    reg.set_filter(a, vec![k("x")]);
+    reg.set_filter(b, vec![k("x"), k("y")]);
+    let all = |_: &super::Entry| Some(());
+    assert_eq!(reg.classify(&[k("x")], all).len(), 2);
+    reg.set_filter(a, vec![k("z")]);
+    assert_eq!(reg.classify(&[k("x")], all), vec![(b, ())]);
+    reg.unregister(b);
+    assert!(reg.classify(&[k("x"), k("y")], all).is_empty());
+    assert_eq!(reg.subscribed_keys(), 1);
+    reg.unregister(a);
+    assert!(reg.is_empty());
+    assert_eq!(reg.subscribed_keys(), 0);
+}
+
+#[test]
+fn a_full_queue_marks_only_that_socket_slow() {
+    let reg = Registry::default();
+    let (tx_slow, _keep) = mpsc::channel(1);
+    let (tx_ok, mut rx_ok) = mpsc::channel(8);
+    let slow = CancellationToken::new();
+    let s = reg.register(None, tx_slow, slow.clone());
+    let o = reg.register(None, tx_ok, CancellationToken::new());
+    reg.set_filter(s, vec![k("x")]);
+    reg.set_filter(o, vec![k("x")]);
+    let targets = reg.classify(&[k("x")], |_| Some(()));
+    let frame = |_: &()| Utf8Bytes::from_static("{}");
+    let first = reg.hand_off(&targets, frame);
+    assert_eq!((first.delivered, first.slow), (2, 0));
+    let second = reg.hand_off(&targets, frame);
+    assert_eq!((second.delivered, second.slow), (1, 1));
+    assert!(slow.is_cancelled());
+    // Counted once, however many frames it misses.
+    let third = reg.hand_off(&targets, frame);
+    assert_eq!((third.delivered, third.slow), (1, 0));
+    let mut got = 0;
+    while rx_ok.try_recv().is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, 3);
+}
+
+#[test]
+fn client_id_and_identity_are_per_socket() {
+    let reg = Registry::default();
+    let (tx, _rx) = mpsc::channel(1);
+    let a = reg.register(None, tx, CancellationToken::new());
+    reg.set_filter(a, vec![k("x")]);
+    reg.set_client_id(a, Some(json!("abc")));
+    let seen = reg.classify(&[k("x")], |e| e.client_id.clone());
+    assert_eq!(seen, vec![(a, json!("abc"))]);
+    assert!(!reg.has_user("acct:a@x"));
+    reg.refresh_identity("acct:a@x", None::<Arc<crate::domain::Identity>>);
+}

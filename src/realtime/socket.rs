@@ -1,0 +1,299 @@
+//! One socket's life: a single task that reads the client's messages, drains the socket's own
+//! bounded outbound queue (coalescing whatever is pending into one write), keeps the connection
+//! alive, and closes it with a code that says why. Nothing else ever writes to the socket, and
+//! the router never waits on it: it only `try_send`s into the queue.
+//!
+//! The loop is generic over `Sink + Stream` of axum messages, so its timing rules are tested
+//! with channels and paused time (see `tests.rs`), and integration tests cover the real thing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::filter::FilterLimits;
+use super::index::SocketId;
+use super::protocol::{self, Incoming};
+use super::registry::Registry;
+
+/// Per-socket limits and timings (from [`crate::Config`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Frames waiting for one socket before it counts as too slow.
+    pub queue: usize,
+    /// How often a keep-alive is sent (h: a Pong "beep" every 30 s).
+    pub heartbeat: Duration,
+    /// A socket that sends nothing, not even a Pong, for this long is closed.
+    pub idle_timeout: Duration,
+    /// Largest message (and frame) accepted, in bytes.
+    pub max_message_bytes: usize,
+    pub filter: FilterLimits,
+    /// Sustained client messages per second; a faster client is throttled (its messages wait).
+    pub messages_per_second: f64,
+    /// Messages a client may send in a burst before throttling starts.
+    pub message_burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            queue: 256,
+            heartbeat: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            max_message_bytes: 64 * 1024,
+            filter: FilterLimits::default(),
+            messages_per_second: 20.0,
+            message_burst: 100.0,
+        }
+    }
+}
+
+/// Frames written in one go at most; the rest of the queue waits for the next write.
+const MAX_BATCH: usize = 64;
+/// How long a closing socket waits for its close frame to go out and for the peer's reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Why a socket ended; each has its documented close code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The client sent a Close frame (it is answered in kind).
+    ClientClosed,
+    /// The connection dropped or broke.
+    Gone,
+    /// A data frame that is not JSON: 1000 `invalid message format`, as h.
+    InvalidJson,
+    /// A message over the size limit: 1009.
+    TooBig,
+    /// The outbound queue overflowed: 1013.
+    Slow,
+    /// No frame from the peer within the idle timeout: 4000.
+    Idle,
+    /// The server is stopping: 1012, after which clients reconnect.
+    Shutdown,
+}
+
+impl Ending {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::ClientClosed => "client_closed",
+            Ending::Gone => "connection_lost",
+            Ending::InvalidJson => "invalid_message",
+            Ending::TooBig => "message_too_big",
+            Ending::Slow => "slow_consumer",
+            Ending::Idle => "idle_timeout",
+            Ending::Shutdown => "server_shutdown",
+        }
+    }
+
+    /// The close frame the server sends, if it sends one.
+    pub fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            Ending::ClientClosed | Ending::Gone => return None,
+            Ending::InvalidJson => (1000, "invalid message format"),
+            Ending::TooBig => (1009, "message too big"),
+            Ending::Slow => (1013, "too slow: outbound queue full"),
+            Ending::Idle => (4000, "no response within the idle timeout"),
+            Ending::Shutdown => (1012, "server restarting"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })
+    }
+}
+
+/// What the loop needs besides the connection itself.
+pub struct Socket {
+    pub id: SocketId,
+    pub registry: Arc<Registry>,
+    /// For `whoami`; fixed at connect, as in h.
+    pub userid: Option<String>,
+    pub outbox: mpsc::Receiver<Utf8Bytes>,
+    /// Cancelled by the router when the outbound queue overflows.
+    pub slow: CancellationToken,
+    pub shutdown: CancellationToken,
+    pub limits: Limits,
+}
+
+/// Runs the socket until it ends, then closes it; returns why it ended.
+pub async fn drive<S, E>(ws: S, mut sock: Socket) -> Ending
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::fmt::Display,
+{
+    let (mut sink, mut stream) = ws.split();
+    let limits = sock.limits;
+    let start = Instant::now();
+    let mut heartbeat = tokio::time::interval_at(start + limits.heartbeat, limits.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = start;
+    let mut bucket = TokenBucket::new(limits.messages_per_second, limits.message_burst, start);
+    let mut throttled_until: Option<Instant> = None;
+
+    let ending = loop {
+        let writing = tokio::select! {
+            biased;
+            _ = sock.shutdown.cancelled() => break Ending::Shutdown,
+            _ = sock.slow.cancelled() => break Ending::Slow,
+            frame = sock.outbox.recv() => {
+                let Some(first) = frame else { break Ending::Shutdown };
+                let mut batch = vec![Message::Text(first)];
+                while batch.len() < MAX_BATCH {
+                    match sock.outbox.try_recv() {
+                        Ok(f) => batch.push(Message::Text(f)),
+                        Err(_) => break,
+                    }
+                }
+                metrics::counter!("scholia_ws_messages_out_total", "type" => "event")
+                    .increment(batch.len() as u64);
+                batch
+            }
+            _ = tokio::time::sleep_until(throttled_until.unwrap_or(start)), if throttled_until.is_some() => {
+                throttled_until = None;
+                continue;
+            }
+            msg = stream.next(), if throttled_until.is_none() => {
+                last_heard = Instant::now();
+                let raw = match msg {
+                    Some(Ok(Message::Text(t))) => Bytes::copy_from_slice(t.as_bytes()),
+                    Some(Ok(Message::Binary(b))) => b,
+                    // tungstenite answers Pings itself; a Pong only proves the peer is alive.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) => break Ending::ClientClosed,
+                    Some(Err(e)) if is_too_big(&e.to_string()) => break Ending::TooBig,
+                    Some(Err(_)) | None => break Ending::Gone,
+                };
+                if let Some(wait) = bucket.take(last_heard) {
+                    metrics::counter!("scholia_ws_throttled_total").increment(1);
+                    throttled_until = Some(last_heard + wait);
+                }
+                match handle(&sock, &raw) {
+                    Ok(Some(reply)) => vec![Message::Text(reply.into())],
+                    Ok(None) => continue,
+                    Err(ending) => break ending,
+                }
+            }
+            _ = heartbeat.tick() => {
+                let silent = last_heard.elapsed();
+                if silent >= limits.idle_timeout {
+                    break Ending::Idle;
+                }
+                // h's keep-alive is an unsolicited Pong "beep"; a Ping as well when the peer
+                // has been quiet, because only a Ping makes it answer and prove it is alive.
+                let mut frames = vec![Message::Pong(Bytes::from_static(b"beep"))];
+                if silent >= limits.heartbeat {
+                    frames.push(Message::Ping(Bytes::new()));
+                }
+                frames
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = sock.shutdown.cancelled() => break Ending::Shutdown,
+            _ = sock.slow.cancelled() => break Ending::Slow,
+            written = write_all(&mut sink, writing) => if !written { break Ending::Gone },
+        }
+    };
+
+    if let Some(frame) = ending.close_frame() {
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+    }
+    if ending != Ending::Gone {
+        // Let the peer's Close (or our reply to it) go out, then stop.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            let _ = sink.flush().await;
+            while let Some(Ok(_)) = stream.next().await {}
+        })
+        .await;
+    }
+    ending
+}
+
+/// Queues every frame and flushes once, so pending frames leave in one write.
+async fn write_all<Si: Sink<Message> + Unpin>(sink: &mut Si, frames: Vec<Message>) -> bool {
+    for f in frames {
+        if sink.feed(f).await.is_err() {
+            return false;
+        }
+    }
+    sink.flush().await.is_ok()
+}
+
+/// tungstenite reports an oversized message as a capacity error; axum passes on only its text.
+fn is_too_big(error: &str) -> bool {
+    error.contains("Message too long") || error.contains("Space limit exceeded")
+}
+
+/// Acts on one client message; returns the reply to send, if any, or why to close.
+fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
+    let incoming = protocol::interpret(raw, sock.limits.filter);
+    metrics::counter!("scholia_ws_messages_in_total", "type" => incoming.kind()).increment(1);
+    let reply = match incoming {
+        Incoming::NotJson => return Err(Ending::InvalidJson),
+        Incoming::Ignored => None,
+        Incoming::Ping { reply_to } => reply_to.map(|id| protocol::pong(&id)),
+        Incoming::Whoami { reply_to } => {
+            reply_to.map(|id| protocol::whoyouare(sock.userid.as_deref(), &id))
+        }
+        Incoming::ClientId(value) => {
+            sock.registry.set_client_id(sock.id, value);
+            None
+        }
+        Incoming::Filter(keys) => {
+            sock.registry.set_filter(sock.id, keys);
+            None
+        }
+        Incoming::Error {
+            reply_to,
+            kind,
+            description,
+        } => {
+            tracing::debug!(socket = sock.id, kind, %description, "refused a client message");
+            reply_to.map(|id| protocol::error(kind, &description, &id))
+        }
+    };
+    if let Some(r) = &reply {
+        let kind = if r.starts_with(r#"{"type":"error""#) {
+            "error"
+        } else {
+            "reply"
+        };
+        metrics::counter!("scholia_ws_messages_out_total", "type" => kind).increment(1);
+    }
+    Ok(reply)
+}
+
+/// Client message rate limiting: `burst` tokens, refilled at `rate` per second.
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64, now: Instant) -> TokenBucket {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            at: now,
+        }
+    }
+
+    /// Spends a token; when none is left, how long to wait before reading again.
+    fn take(&mut self, now: Instant) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - 1.0;
+        self.at = now;
+        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
+    }
+}
+
+#[cfg(test)]
+mod tests;

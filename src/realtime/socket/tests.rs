@@ -1,0 +1,249 @@
+//! The socket loop over an in-memory connection, with paused time: heartbeats, idle close,
+//! throttling, coalescing and close codes, deterministically.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, Utf8Bytes};
+use futures_util::{Sink, Stream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{Ending, Limits, Socket, drive};
+use crate::realtime::registry::Registry;
+
+/// The server's end of an in-memory WebSocket.
+struct Fake {
+    incoming: mpsc::UnboundedReceiver<Result<Message, String>>,
+    outgoing: mpsc::UnboundedSender<Message>,
+    flushes: Arc<AtomicUsize>,
+}
+
+impl Stream for Fake {
+    type Item = Result<Message, String>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.incoming.poll_recv(cx)
+    }
+}
+
+impl Sink<Message> for Fake {
+    type Error = String;
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Poll::Ready(Ok(()))
+    }
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), String> {
+        self.outgoing.send(item).map_err(|e| e.to_string())
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The test's end: what it sends, what it receives, and the running loop.
+struct Client {
+    send: mpsc::UnboundedSender<Result<Message, String>>,
+    recv: mpsc::UnboundedReceiver<Message>,
+    outbox: mpsc::Sender<Utf8Bytes>,
+    slow: CancellationToken,
+    shutdown: CancellationToken,
+    flushes: Arc<AtomicUsize>,
+    registry: Arc<Registry>,
+    task: JoinHandle<Ending>,
+}
+
+fn start(limits: Limits) -> Client {
+    let (send, incoming) = mpsc::unbounded_channel();
+    let (outgoing, recv) = mpsc::unbounded_channel();
+    let flushes = Arc::new(AtomicUsize::new(0));
+    let registry = Arc::new(Registry::default());
+    let (outbox, rx) = mpsc::channel(limits.queue);
+    let slow = CancellationToken::new();
+    let shutdown = CancellationToken::new();
+    let id = registry.register(None, outbox.clone(), slow.clone());
+    let sock = Socket {
+        id,
+        registry: registry.clone(),
+        userid: Some("acct:alice@example.com".into()),
+        outbox: rx,
+        slow: slow.clone(),
+        shutdown: shutdown.clone(),
+        limits,
+    };
+    let fake = Fake {
+        incoming,
+        outgoing,
+        flushes: flushes.clone(),
+    };
+    Client {
+        send,
+        recv,
+        outbox,
+        slow,
+        shutdown,
+        flushes,
+        registry,
+        task: tokio::spawn(drive(fake, sock)),
+    }
+}
+
+impl Client {
+    fn text(&self, s: &str) {
+        self.send.send(Ok(Message::Text(s.into()))).unwrap();
+    }
+    async fn next(&mut self) -> Message {
+        tokio::time::timeout(Duration::from_secs(3600), self.recv.recv())
+            .await
+            .expect("a frame within the hour")
+            .expect("socket still open")
+    }
+    async fn next_text(&mut self) -> String {
+        loop {
+            match self.next().await {
+                Message::Text(t) => return t.as_str().to_owned(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected text, got {other:?}"),
+            }
+        }
+    }
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            if let Message::Close(frame) = self.next().await {
+                return frame.map(|f| f.code).unwrap_or(1005);
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_socket_gets_a_pong_beep_every_heartbeat() {
+    let mut c = start(Limits::default());
+    let t0 = Instant::now();
+    let mut beeps = vec![];
+    while beeps.len() < 4 {
+        match c.next().await {
+            Message::Pong(p) => {
+                assert_eq!(&p[..], b"beep");
+                beeps.push(t0.elapsed().as_secs());
+            }
+            // Answer liveness probes, as a browser does, so the idle timeout never fires.
+            Message::Ping(_) => c.send.send(Ok(Message::Pong(Bytes::new()))).unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(beeps, vec![30, 60, 90, 120]);
+    assert!(!c.task.is_finished());
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_peer_is_closed_after_the_idle_timeout() {
+    let mut c = start(Limits::default());
+    let t0 = Instant::now();
+    assert_eq!(c.close_code().await, 4000);
+    assert_eq!(t0.elapsed(), Duration::from_secs(90));
+    assert_eq!(c.task.await.unwrap(), Ending::Idle);
+}
+
+#[tokio::test(start_paused = true)]
+async fn replies_and_state_changes() {
+    let mut c = start(Limits::default());
+    c.text(r#"{"type":"ping","id":5}"#);
+    assert_eq!(
+        c.next_text().await,
+        r#"{"type":"pong","ok":true,"reply_to":5}"#
+    );
+    c.text(r#"{"type":"whoami","id":1}"#);
+    assert_eq!(
+        c.next_text().await,
+        r#"{"type":"whoyouare","userid":"acct:alice@example.com","ok":true,"reply_to":1}"#
+    );
+    c.text(r#"{"filter":{"match_policy":"include_any","clauses":[{"field":"/group","value":"g"}],"actions":{}}}"#);
+    c.text(r#"{"type":"ping","id":6}"#);
+    c.next_text().await;
+    assert_eq!(c.registry.subscribed_keys(), 1);
+    c.send
+        .send(Ok(Message::Binary(Bytes::from_static(
+            b"{\"type\":\"ping\",\"id\":7}",
+        ))))
+        .unwrap();
+    assert_eq!(
+        c.next_text().await,
+        r#"{"type":"pong","ok":true,"reply_to":7}"#
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_json_closes_with_1000() {
+    let mut c = start(Limits::default());
+    c.text("{not json");
+    assert_eq!(c.close_code().await, 1000);
+    assert_eq!(c.task.await.unwrap(), Ending::InvalidJson);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_frames_leave_in_one_write() {
+    let mut c = start(Limits::default());
+    for i in 0..3 {
+        c.outbox
+            .try_send(Utf8Bytes::from(format!("{{\"n\":{i}}}")))
+            .unwrap();
+    }
+    for i in 0..3 {
+        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+    }
+    assert_eq!(c.flushes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn fast_senders_are_throttled_not_dropped() {
+    let mut c = start(Limits {
+        messages_per_second: 1.0,
+        message_burst: 2.0,
+        ..Limits::default()
+    });
+    let t0 = Instant::now();
+    for id in 1..=5 {
+        c.text(&format!(r#"{{"type":"ping","id":{id}}}"#));
+    }
+    let mut at = vec![];
+    for id in 1..=5 {
+        let reply = c.next_text().await;
+        assert!(reply.contains(&format!("\"reply_to\":{id}")), "{reply}");
+        at.push(t0.elapsed().as_secs());
+    }
+    // Two in the burst plus the one that empties the bucket, then one a second.
+    assert_eq!(at, vec![0, 0, 0, 1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_and_shutdown_have_their_own_codes() {
+    let mut c = start(Limits::default());
+    c.slow.cancel();
+    assert_eq!(c.close_code().await, 1013);
+    assert_eq!(c.task.await.unwrap(), Ending::Slow);
+
+    let mut c = start(Limits::default());
+    c.shutdown.cancel();
+    assert_eq!(c.close_code().await, 1012);
+    assert_eq!(c.task.await.unwrap(), Ending::Shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn oversized_messages_close_with_1009() {
+    let mut c = start(Limits::default());
+    c.send
+        .send(Err(
+            "Space limit exceeded: Message too long: 70000 > 65536".into()
+        ))
+        .unwrap();
+    assert_eq!(c.close_code().await, 1009);
+}
