@@ -11,5 +11,6 @@ mod documents;
 mod groups;
 mod index;
 mod moderation;
+mod realtime;
 mod search;
 mod store;

@@ -1,0 +1,231 @@
+//! Spec §9 items 1–12: the handshake, token resolution, keep-alive, and how sockets end.
+
+use futures_util::SinkExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::{WAIT, Ws};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+
+async fn whoami(ws: &mut Ws) -> Value {
+    ws.send_json(&json!({"type": "whoami", "id": 1})).await;
+    ws.json().await
+}
+
+async fn ws_with_header(app: &TestApp, query: &str, auth: &str) -> Ws {
+    let mut req = format!("{}{query}", app.ws_url())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", auth.parse().unwrap());
+    app.ws_request(req).await
+}
+
+async fn userid_of(ws: &mut Ws) -> Value {
+    whoami(ws).await["userid"].clone()
+}
+
+/// Items 1–6 and 12.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_resolve_as_in_h_and_never_refuse_the_upgrade() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (alice, alice_t) = app.user("alice").await;
+    let (_, bob_t) = app.user("bob").await;
+    let alice_id = json!("acct:alice@example.com");
+
+    let mut anon = app.ws(None).await;
+    assert_eq!(
+        whoami(&mut anon).await,
+        json!({"type": "whoyouare", "userid": null, "ok": true, "reply_to": 1})
+    );
+    assert_eq!(userid_of(&mut app.ws(Some(&alice_t)).await).await, alice_id);
+    let mut header = ws_with_header(&app, "", &format!("Bearer {alice_t}")).await;
+    assert_eq!(userid_of(&mut header).await, alice_id);
+    // The query parameter wins over the header; an empty one hides the header.
+    let mut both = ws_with_header(
+        &app,
+        &format!("?access_token={bob_t}"),
+        &format!("Bearer {alice_t}"),
+    )
+    .await;
+    assert_eq!(userid_of(&mut both).await, "acct:bob@example.com");
+    let mut empty = ws_with_header(&app, "?access_token=", &format!("Bearer {alice_t}")).await;
+    assert_eq!(userid_of(&mut empty).await, Value::Null);
+    for bad in [format!("bearer {alice_t}"), "Bearer   ".to_owned()] {
+        assert_eq!(
+            userid_of(&mut ws_with_header(&app, "", &bad).await).await,
+            Value::Null
+        );
+    }
+    assert_eq!(
+        userid_of(&mut app.ws(Some("nope")).await).await,
+        Value::Null
+    );
+
+    // Refresh tokens are not access tokens; expired tokens are anonymous.
+    let client = app.db.create_authclient("example.com", None).await.unwrap();
+    let issued = app.db.issue_oauth_tokens(&alice, &client).await.unwrap();
+    assert_eq!(
+        userid_of(&mut app.ws(Some(&issued.refresh_token)).await).await,
+        Value::Null
+    );
+    let mut early = app.ws(Some(&issued.access_token)).await;
+    assert_eq!(userid_of(&mut early).await, alice_id);
+    app.exec(&format!(
+        "UPDATE tokens SET expires = 1 WHERE value = '{}'",
+        issued.access_token
+    ))
+    .await;
+    assert_eq!(
+        userid_of(&mut app.ws(Some(&issued.access_token)).await).await,
+        Value::Null
+    );
+    // Checked once, at connect (item 12).
+    assert_eq!(userid_of(&mut early).await, alice_id);
+
+    // A deleted user's token is anonymous.
+    app.exec("UPDATE users SET deleted = TRUE WHERE username = 'alice'")
+        .await;
+    assert_eq!(
+        userid_of(&mut app.ws(Some(&alice_t)).await).await,
+        Value::Null
+    );
+}
+
+/// Items 7–9.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_websocket_requests_get_hs_json_errors() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (status, body) = app.get("/ws", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"ok": false, "error": "bad_handshake", "reason": "Handshake failed. Are you a WebSocket client?"})
+    );
+    let (status, body) = app.get("/ws/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+
+    let upgrade = |version: &'static str| {
+        app.client
+            .get(app.url("/ws"))
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", version)
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("origin", "https://evil.example")
+            .send()
+    };
+    let r = upgrade("7").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "bad_handshake");
+    // Versions 8 and 13 are accepted, from any Origin.
+    for v in ["8", "13"] {
+        assert_eq!(
+            upgrade(v).await.unwrap().status(),
+            StatusCode::SWITCHING_PROTOCOLS
+        );
+    }
+}
+
+/// Items 10 and 11, with a short heartbeat so the test need not wait 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_beeps_and_pings_are_answered() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.ws_heartbeat_ms = 100).await;
+    let mut ws = app.ws(None).await;
+    ws.ping_frame(b"hello").await;
+    let mut got_pong = false;
+    let mut got_beep = false;
+    while !(got_pong && got_beep) {
+        match ws.frame().await {
+            Message::Pong(p) if &p[..] == b"hello" => got_pong = true,
+            Message::Pong(p) if &p[..] == b"beep" => got_beep = true,
+            Message::Ping(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// A peer that stops answering is closed (code 4000) and its socket freed. The peer here is
+/// a raw TCP client that completes the handshake and then never writes again, so it answers no
+/// Ping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_closed_after_the_idle_timeout() {
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.ws_heartbeat_ms = 50;
+        c.ws_idle_timeout_ms = 200;
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let handshake = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        app.addr
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until EOF; the server's last frame must be Close 4000.
+    loop {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("server closes in time")
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // A server frame is unmasked: 0x88 (FIN + Close), the payload length, then the code.
+    let code = 4000u16.to_be_bytes();
+    assert!(
+        seen.windows(4).any(|w| w[0] == 0x88 && w[2..4] == code),
+        "no Close 4000 in {seen:?}"
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("reason=\"idle_timeout\""), "{metrics}");
+}
+
+/// Quirk Q11 fixed: an empty Close is answered with an empty Close (h sends 1005). A frame
+/// over the size limit closes with 1009.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_handshakes_and_size_limit() {
+    let app = spawn_app_with(Backend::Sqlite, |c| c.ws_max_message_bytes = 2048).await;
+    let mut ws = app.ws(None).await;
+    ws.inner.send(Message::Close(None)).await.unwrap();
+    assert_eq!(ws.close_frame().await, None);
+
+    let mut ws = app.ws(None).await;
+    ws.send_text(&format!(
+        "{{\"type\":\"ping\",\"id\":1,\"pad\":\"{}\"}}",
+        "x".repeat(4096)
+    ))
+    .await;
+    assert_eq!(ws.close_frame().await.map(|c| c.0), Some(1009));
+}
+
+/// On shutdown every socket is closed with 1012, which the official client reconnects after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_sockets_with_service_restart() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut a = app.ws(None).await;
+    let mut b = app.ws(None).await;
+    a.drain().await;
+    b.drain().await;
+    let stopping = tokio::spawn(app.stop());
+    for ws in [&mut a, &mut b] {
+        assert_eq!(ws.close_frame().await.map(|c| c.0), Some(1012));
+    }
+    stopping.await.unwrap().unwrap();
+}
