@@ -48,6 +48,29 @@ pub enum GroupCommand {
     AddMember(GroupMember),
     /// Remove a member.
     RemoveMember(GroupMemberRef),
+    /// Add a Hide & Reveal checkpoint: students of the group see only their own and their
+    /// instructors' annotations on the document at URI until the reveal time; prints its id.
+    Checkpoint(GroupCheckpoint),
+    /// Set (or, with `--at never`, clear) a checkpoint's reveal time; default: now.
+    Reveal(CheckpointReveal),
+}
+
+#[derive(Args, Debug)]
+pub struct GroupCheckpoint {
+    pub pubid: String,
+    /// Any URI of the (already annotated) document.
+    pub uri: String,
+    /// RFC 3339 time, e.g. 2026-12-01T09:00:00Z; unset: not yet scheduled.
+    #[arg(long, value_name = "TIME")]
+    pub reveal_at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointReveal {
+    pub id: i64,
+    /// RFC 3339 time, or `never`.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +92,9 @@ pub struct GroupMember {
     pub username: String,
     #[arg(long, default_value = "member")]
     pub role: String,
+    /// LMS role for Hide & Reveal checkpoints: `instructor`, `student` or `none`.
+    #[arg(long, value_name = "ROLE")]
+    pub lms_role: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +206,16 @@ pub async fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Microseconds since the epoch for an RFC 3339 time; `never` is `None`.
+fn parse_time(s: &str) -> anyhow::Result<Option<i64>> {
+    if s == "never" {
+        return Ok(None);
+    }
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| anyhow::anyhow!("{s:?} is not an RFC 3339 time: {e}"))?;
+    Ok(Some((t.unix_timestamp_nanos() / 1000) as i64))
+}
+
 pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
     let (db, authority) = open(config).await?;
     match cmd {
@@ -215,7 +251,38 @@ pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no group {}", m.pubid))?;
             let user = find_user(&db, &authority, &m.username).await?;
             db.add_member(&group, &user, role, None).await?;
+            if let Some(lms) = &m.lms_role {
+                let lms = match lms.as_str() {
+                    "instructor" => Some(crate::store::checkpoints::INSTRUCTOR),
+                    "student" => Some("lms_student"),
+                    "none" => None,
+                    other => {
+                        anyhow::bail!("unknown LMS role {other:?}: instructor, student or none")
+                    }
+                };
+                db.set_lms_role(&group, &user, lms).await?;
+            }
             println!("{} {} {role}", group.pubid, user.userid());
+        }
+        GroupCommand::Checkpoint(c) => {
+            let group = db
+                .group_by_pubid(&c.pubid)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no group {}", c.pubid))?;
+            let reveal = match &c.reveal_at {
+                Some(t) => parse_time(t)?,
+                None => None,
+            };
+            let id = db.create_checkpoint(&group, &c.uri, reveal).await?;
+            println!("{id}");
+        }
+        GroupCommand::Reveal(r) => {
+            let at = match &r.at {
+                Some(t) => parse_time(t)?,
+                None => Some(crate::domain::time::now_micros()),
+            };
+            db.set_reveal_date(r.id, at).await?;
+            println!("{} {}", r.id, r.at.as_deref().unwrap_or("now"));
         }
         GroupCommand::RemoveMember(m) => {
             let group = db

@@ -19,9 +19,9 @@ use super::filter::event_keys;
 use super::registry::Handoff;
 use crate::api::profile::profile_json;
 use crate::app::AppState;
-use crate::domain::{Annotation, authz, time::now_micros};
+use crate::domain::{Annotation, Identity, authz, time::now_micros};
 use crate::render::{Related, ViewerFacts, render};
-use crate::store::{Change, ChangeAction};
+use crate::store::{Change, ChangeAction, CheckpointScope};
 
 /// Changes read back from the log at once when the bus has dropped some.
 const CATCH_UP_BATCH: i64 = 1000;
@@ -98,7 +98,11 @@ impl Router {
         self.last = change.seq;
         let result = match change.action {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete => {
-                self.annotation_event(&change).await
+                let started = std::time::Instant::now();
+                let r = self.annotation_event(&change).await;
+                metrics::histogram!("scholia_ws_route_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                r
             }
             ChangeAction::GroupJoin | ChangeAction::GroupLeave => self.user_event(&change).await,
             ChangeAction::UserChange => {
@@ -141,6 +145,15 @@ impl Router {
             db.flaggers(&ann.id).await?.into_iter().collect()
         };
 
+        let checkpoint = match ann.document_id {
+            Some(doc) => db.active_checkpoint(&ann.groupid, doc).await?,
+            None => None,
+        };
+        let ancestor_authors = match &checkpoint {
+            Some(_) => db.authors_of(&ann.references).await?,
+            None => HashSet::new(),
+        };
+
         let src = change.src_client_id.as_deref();
         let targets = registry.classify(&keys, |socket| {
             // Echo suppression only when both sides name a client (quirk Q7 fixed).
@@ -156,6 +169,11 @@ impl Router {
                 return None;
             }
             if !authz::can_read_realtime(&ann, group.as_ref(), who) {
+                return None;
+            }
+            if let (Some(cp), Some(w)) = (&checkpoint, who)
+                && withheld_by_checkpoint(cp, &ann, w, &ancestor_authors)
+            {
                 return None;
             }
             Some(if deleting {
@@ -228,7 +246,7 @@ impl Router {
     async fn refresh_user(
         &mut self,
         userid: Option<&str>,
-    ) -> Result<Option<Arc<crate::domain::Identity>>, sqlx::Error> {
+    ) -> Result<Option<Arc<Identity>>, sqlx::Error> {
         let Some(userid) = userid else {
             return Ok(None);
         };
@@ -270,6 +288,27 @@ impl Router {
         self.nipsa.insert(userid.to_owned(), nipsa);
         Ok(nipsa)
     }
+}
+
+/// Whether an active checkpoint withholds `ann` from `viewer` (h's `hides_annotation` in
+/// `h/services/checkpoint.py`): a student (a member who is not an instructor) sees their own
+/// annotations, and an instructor's annotation only if it is top-level or replies to one of the
+/// student's own; everything else waits for the reveal date. Anonymous sockets are never
+/// affected (the caller only asks for authenticated ones).
+fn withheld_by_checkpoint(
+    cp: &CheckpointScope,
+    ann: &Annotation,
+    viewer: &Identity,
+    ancestor_authors: &HashSet<String>,
+) -> bool {
+    let student =
+        viewer.role_in(&ann.groupid).is_some() && !cp.instructors.contains(&viewer.userid);
+    if !student || viewer.userid == ann.userid {
+        return false;
+    }
+    let by_instructor = cp.instructors.contains(&ann.userid);
+    let answers_viewer = ann.references.is_empty() || ancestor_authors.contains(&viewer.userid);
+    !(by_instructor && answers_viewer)
 }
 
 /// Renders each distinct viewer class once; every socket of a class shares the bytes.

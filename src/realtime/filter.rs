@@ -108,8 +108,8 @@ pub fn compile(filter: &Value, limits: FilterLimits) -> Result<Vec<Key>, FilterE
         values_seen += values.len();
         if values_seen > limits.max_values {
             return Err(FilterError::TooLarge(format!(
-                "more than {} values, at most {} allowed",
-                limits.max_values, limits.max_values
+                "too many values, at most {} allowed",
+                limits.max_values
             )));
         }
         for v in values {

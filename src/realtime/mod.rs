@@ -122,6 +122,9 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
     // graceful shutdown does not track upgraded connections).
     let tracked = state.tasks().token();
     upgrade
+        // Client messages are small; tungstenite's default 128 KiB read buffer per socket would
+        // dominate the memory of an idle server.
+        .read_buffer_size(4096)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |ws| async move {

@@ -53,8 +53,11 @@ impl Default for Limits {
     }
 }
 
-/// Frames written in one go at most; the rest of the queue waits for the next write.
+/// Frames and bytes written in one go at most; the rest of the queue waits for the next write.
+/// The byte bound also bounds the WebSocket's own write buffer for a socket whose peer has
+/// stopped reading (the queued frames themselves are shared with other sockets).
 const MAX_BATCH: usize = 64;
+const MAX_BATCH_BYTES: usize = 64 * 1024;
 /// How long a closing socket waits for its close frame to go out and for the peer's reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -142,10 +145,14 @@ where
             _ = sock.slow.cancelled() => break Ending::Slow,
             frame = sock.outbox.recv() => {
                 let Some(first) = frame else { break Ending::Shutdown };
+                let mut bytes = first.len();
                 let mut batch = vec![Message::Text(first)];
-                while batch.len() < MAX_BATCH {
+                while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                     match sock.outbox.try_recv() {
-                        Ok(f) => batch.push(Message::Text(f)),
+                        Ok(f) => {
+                            bytes += f.len();
+                            batch.push(Message::Text(f));
+                        }
                         Err(_) => break,
                     }
                 }

@@ -75,6 +75,7 @@ macro_rules! impl_document_tx {
                             for sql in [
                                 "UPDATE document_uris SET document_id = $1 WHERE document_id = $2",
                                 "UPDATE annotations SET document_id = $1 WHERE document_id = $2",
+                                "UPDATE checkpoints SET document_id = $1 WHERE document_id = $2",
                             ] {
                                 sqlx::query(sql).bind(*first).bind(*other).execute(&mut *self).await?;
                             }

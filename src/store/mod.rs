@@ -8,6 +8,7 @@
 
 mod annotations;
 pub mod changelog;
+pub mod checkpoints;
 mod db;
 pub mod documents;
 mod groups;
@@ -18,6 +19,7 @@ mod users;
 
 pub use annotations::{AnnotationWrite, ModerationChange};
 pub use changelog::{Change, ChangeAction};
+pub use checkpoints::CheckpointScope;
 pub(crate) use db::db_run;
 pub use db::{Db, Engine};
 pub use documents::{DocumentClaims, DocumentUri};

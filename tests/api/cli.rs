@@ -130,6 +130,51 @@ async fn admin_commands_work_beside_a_running_server_and_sigterm_stops_it() {
     let search = format!("{base}/api/search?uri=https%3A%2F%2Fexample.com");
     assert_eq!(total(&http, &search).await, 1);
 
+    // Checkpoints: an LMS role, a checkpoint on the annotated document, a reveal.
+    assert_eq!(
+        admin(
+            dir.path(),
+            &[
+                "group",
+                "add-member",
+                &pubid,
+                "bob",
+                "--lms-role",
+                "instructor"
+            ]
+        ),
+        format!("{pubid} acct:bob@example.org member")
+    );
+    let checkpoint = admin(
+        dir.path(),
+        &[
+            "group",
+            "checkpoint",
+            &pubid,
+            "https://example.com/",
+            "--reveal-at",
+            "2030-01-01T00:00:00Z",
+        ],
+    );
+    assert!(checkpoint.parse::<i64>().is_ok(), "{checkpoint}");
+    assert_eq!(
+        admin(dir.path(), &["group", "reveal", &checkpoint]),
+        format!("{checkpoint} now")
+    );
+    let out = Command::new(BIN)
+        .args([
+            "group",
+            "checkpoint",
+            &pubid,
+            "https://never-annotated.example",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no annotated document"));
+
     // A NIPSA from the command line applies to the very next request.
     admin(dir.path(), &["user", "nipsa", "alice"]);
     assert_eq!(total(&http, &search).await, 0);

@@ -1,4 +1,4 @@
-//! The Real Time API over real sockets: spec §9 items 1–69 (checkpoints aside), the official
+//! The Real Time API over real sockets: spec §9 items 1–69, the official
 //! client's message sequence, back-pressure and shutdown.
 //!
 //! Proving that a socket did *not* get an event never needs a sleep: a [`Probe`] socket
@@ -8,6 +8,7 @@
 //! socket's task drains its queue before reading the client's next message, so a `ping` whose
 //! `pong` comes back first proves the queue held nothing.
 
+mod checkpoints;
 mod client;
 mod connection;
 mod delivery;

@@ -1,0 +1,165 @@
+//! Hide & Reveal checkpoints (h's `h/models/checkpoint.py`, `h/services/checkpoint.py`): in an
+//! LMS course group, a checkpoint on a document keeps students from seeing classmates'
+//! annotations on it until its reveal date. Instructors are members whose `lms_role` is
+//! `lms_instructor`. Only realtime delivery applies them, as in h's streamer.
+
+use std::collections::HashSet;
+
+use super::{Db, StoreError, db_run};
+use crate::domain::time::now_micros;
+use crate::domain::{Group, User};
+use crate::uri::normalize;
+
+/// The LMS role that makes a member an instructor.
+pub const INSTRUCTOR: &str = "lms_instructor";
+
+/// What routing needs when an active checkpoint covers an annotation's group and document.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckpointScope {
+    /// Userids of the group's instructors.
+    pub instructors: HashSet<String>,
+}
+
+impl Db {
+    /// Sets a member's LMS role (`None` clears it). Fails if the user is not a member.
+    pub async fn set_lms_role(
+        &self,
+        group: &Group,
+        user: &User,
+        lms_role: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let updated = db_run!(self, |p| {
+            sqlx::query(
+                "UPDATE group_members SET lms_role = $1 WHERE group_id = $2 AND user_id = $3",
+            )
+            .bind(lms_role)
+            .bind(group.id)
+            .bind(user.id)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(StoreError::NotFound(format!(
+                "{} is not a member of {}",
+                user.userid(),
+                group.pubid
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates a checkpoint on the document annotated at `uri` (any of its URIs); returns its
+    /// id. `reveal_date` is in microseconds since the epoch.
+    pub async fn create_checkpoint(
+        &self,
+        group: &Group,
+        uri: &str,
+        reveal_date: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let normalized = normalize(uri)
+            .map_err(|e| StoreError::NotFound(format!("{uri:?} is not a valid URI: {e}")))?;
+        let document: Option<i64> = db_run!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT document_id FROM document_uris WHERE uri_normalized = $1 ORDER BY document_id LIMIT 1",
+            )
+            .bind(&normalized)
+            .fetch_optional(p)
+            .await?
+        });
+        let document = document.ok_or_else(|| {
+            StoreError::NotFound(format!("no annotated document has the URI {uri}"))
+        })?;
+        let id = db_run!(self, |p| {
+            sqlx::query_scalar(
+                "INSERT INTO checkpoints (group_id, document_id, reveal_date, created) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(group.id)
+            .bind(document)
+            .bind(reveal_date)
+            .bind(now_micros())
+            .fetch_one(p)
+            .await?
+        });
+        Ok(id)
+    }
+
+    /// Sets (or clears) a checkpoint's reveal date.
+    pub async fn set_reveal_date(
+        &self,
+        id: i64,
+        reveal_date: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let updated = db_run!(self, |p| {
+            sqlx::query("UPDATE checkpoints SET reveal_date = $1 WHERE id = $2")
+                .bind(reveal_date)
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        if updated == 0 {
+            return Err(StoreError::NotFound(format!("no checkpoint {id}")));
+        }
+        Ok(())
+    }
+
+    /// The scope of an active checkpoint (reveal date unset or in the future) on this group
+    /// and document, if there is one.
+    pub async fn active_checkpoint(
+        &self,
+        group_pubid: &str,
+        document_id: i64,
+    ) -> Result<Option<CheckpointScope>, sqlx::Error> {
+        let active: Option<i64> = db_run!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT c.id FROM checkpoints c JOIN groups g ON g.id = c.group_id \
+                 WHERE g.pubid = $1 AND c.document_id = $2 AND (c.reveal_date IS NULL OR c.reveal_date > $3) \
+                 LIMIT 1",
+            )
+            .bind(group_pubid)
+            .bind(document_id)
+            .bind(now_micros())
+            .fetch_optional(p)
+            .await?
+        });
+        if active.is_none() {
+            return Ok(None);
+        }
+        let instructors: Vec<String> = db_run!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT u.userid FROM group_members m JOIN groups g ON g.id = m.group_id \
+                 JOIN users u ON u.id = m.user_id WHERE g.pubid = $1 AND m.lms_role = $2",
+            )
+            .bind(group_pubid)
+            .bind(INSTRUCTOR)
+            .fetch_all(p)
+            .await?
+        });
+        Ok(Some(CheckpointScope {
+            instructors: instructors.into_iter().collect(),
+        }))
+    }
+
+    /// The authors of the given annotations (a reply's ancestors).
+    pub async fn authors_of(&self, ids: &[String]) -> Result<HashSet<String>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT userid FROM annotations WHERE id IN ({})",
+            (1..=ids.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows: Vec<String> = db_run!(self, |p| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(p).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+}
