@@ -24,6 +24,10 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
+#[path = "support/procfs.rs"]
+mod procfs;
+use procfs::{cpu_seconds, median, rss_kib};
+
 struct Server {
     child: Child,
     port: u16,
@@ -110,36 +114,6 @@ async fn start_server() -> Server {
     }
 }
 
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn uri(i: usize) -> String {
     format!("https://bench.example/doc/{i}")
 }
@@ -224,8 +198,8 @@ async fn post_events(port: u16, token: &str, n: usize, events: usize, delivered:
     }
 }
 
-/// The router's own time (`scholia_ws_route_seconds` sum and count) from `/metrics`.
-async fn route_seconds(port: u16) -> (f64, f64) {
+/// A histogram's sum and count from the server's `/metrics`.
+async fn histogram(port: u16, name: &str) -> (f64, f64) {
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await
         .expect("metrics")
@@ -239,15 +213,23 @@ async fn route_seconds(port: u16) -> (f64, f64) {
             .unwrap_or(0.0)
     };
     (
-        value("scholia_ws_route_seconds_sum"),
-        value("scholia_ws_route_seconds_count"),
+        value(&format!("{name}_sum")),
+        value(&format!("{name}_count")),
     )
+}
+
+/// Mean of a histogram between two readings, in microseconds.
+fn mean_us(before: (f64, f64), after: (f64, f64)) -> f64 {
+    (after.0 - before.0) / (after.1 - before.1).max(1.0) * 1e6
 }
 
 struct Run {
     /// Router wall time per annotation event (lookup, permission checks, render, hand-off and
     /// the router's own database reads).
     route_us_per_event: f64,
+    /// The router's synchronous lookup, permission checks, render and hand-off per event:
+    /// the only part whose cost could depend on how many sockets are connected.
+    fanout_us_per_event: f64,
     busy_us_per_event: f64,
     idle_us_per_event: f64,
     wall: Duration,
@@ -262,30 +244,28 @@ async fn measure(n: usize, events: usize) -> Run {
     // Warm up (page cache, allocator, prepared statements) with a few events.
     post_events(server.port, &server.token, n, 200, &delivered).await;
 
-    let route0 = route_seconds(server.port).await;
+    let route0 = histogram(server.port, "scholia_ws_route_seconds").await;
+    let fanout0 = histogram(server.port, "scholia_ws_fanout_seconds").await;
     let cpu0 = cpu_seconds(pid);
     let t0 = Instant::now();
     post_events(server.port, &server.token, n, events, &delivered).await;
     let wall = t0.elapsed();
     let busy = cpu_seconds(pid) - cpu0;
-    let route1 = route_seconds(server.port).await;
+    let route1 = histogram(server.port, "scholia_ws_route_seconds").await;
+    let fanout1 = histogram(server.port, "scholia_ws_fanout_seconds").await;
 
     // The same wall time with no events: what N open sockets cost by themselves.
     let cpu1 = cpu_seconds(pid);
     tokio::time::sleep(wall).await;
     let idle = cpu_seconds(pid) - cpu1;
     Run {
-        route_us_per_event: (route1.0 - route0.0) / (route1.1 - route0.1).max(1.0) * 1e6,
+        route_us_per_event: mean_us(route0, route1),
+        fanout_us_per_event: mean_us(fanout0, fanout1),
         busy_us_per_event: busy / events as f64 * 1e6,
         idle_us_per_event: idle / events as f64 * 1e6,
         wall,
         rss_kib: rss_kib(pid),
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[tokio::main]
@@ -308,46 +288,55 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     println!(
-        "| sockets | run | server CPU/event (µs) | idle CPU/event-time (µs) | net CPU/event (µs) | router time/event (µs) | wall (s) | server RSS (MiB) |"
+        "| sockets | run | server CPU/event (µs) | idle CPU/event-time (µs) | net CPU/event (µs) | router time/event (µs) | fan-out time/event (µs) | wall (s) | server RSS (MiB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut summary = vec![];
     for &n in &counts {
         let mut nets = vec![];
         let mut routes = vec![];
+        let mut fanouts = vec![];
         for r in 0..repeat {
             let run = measure(n, events).await;
             let net = run.busy_us_per_event - run.idle_us_per_event;
             println!(
-                "| {n} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} |",
+                "| {n} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} |",
                 r + 1,
                 run.busy_us_per_event,
                 run.idle_us_per_event,
                 net,
                 run.route_us_per_event,
+                run.fanout_us_per_event,
                 run.wall.as_secs_f64(),
                 run.rss_kib as f64 / 1024.0
             );
             nets.push(net);
             routes.push(run.route_us_per_event);
+            fanouts.push(run.fanout_us_per_event);
         }
         let (lo, hi) = (
             nets.iter().copied().fold(f64::INFINITY, f64::min),
             nets.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         );
-        summary.push((n, median(nets), lo, hi, median(routes)));
+        summary.push((n, median(nets), lo, hi, median(routes), median(fanouts)));
     }
     println!();
-    for (n, med, lo, hi, route) in &summary {
+    for (n, med, lo, hi, route, fanout) in &summary {
         println!(
-            "{n} sockets: net server CPU per event median {med:.1} µs (range {lo:.1}–{hi:.1}); router time per event median {route:.1} µs; {events} events per run"
+            "{n} sockets: net server CPU per event median {med:.1} µs (range {lo:.1}–{hi:.1}); router time per event median {route:.1} µs, of which fan-out {fanout:.1} µs; {events} events per run"
         );
     }
-    if let [(_, first, _, _, r_first), .., (_, last, _, _, r_last)] = summary.as_slice() {
+    if let [
+        (_, first, _, _, r_first, f_first),
+        ..,
+        (_, last, _, _, r_last, f_last),
+    ] = summary.as_slice()
+    {
         println!(
-            "from fewest to most sockets: server CPU per event {:+.1}%, router time per event {:+.1}%",
+            "from fewest to most sockets: server CPU per event {:+.1}%, router time {:+.1}%, fan-out time {:+.1}%",
             (last / first - 1.0) * 100.0,
-            (r_last / r_first - 1.0) * 100.0
+            (r_last / r_first - 1.0) * 100.0,
+            (f_last / f_first - 1.0) * 100.0
         );
     }
 }
