@@ -16,13 +16,14 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::audience::Audience;
 use super::filter::event_keys;
 use super::registry::Handoff;
 use crate::api::profile::profile_json;
 use crate::app::AppState;
-use crate::domain::{Annotation, Identity, authz, time::now_micros};
+use crate::domain::{Annotation, Identity, time::now_micros};
 use crate::render::{Related, ViewerFacts, render};
-use crate::store::{Change, ChangeAction, CheckpointScope};
+use crate::store::{Change, ChangeAction};
 
 /// Changes read back from the log at once when the bus has dropped some.
 const CATCH_UP_BATCH: i64 = 1000;
@@ -137,6 +138,11 @@ impl Router {
             .await?;
         let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
         let registry = self.state.realtime().clone();
+        if !registry.any_subscribed(&keys) {
+            metrics::counter!("scholia_ws_events_routed_total", "action" => change.action.as_str())
+                .increment(1);
+            return Ok(());
+        }
         let group = db.group_by_pubid(&ann.groupid).await?;
         let author_nipsa = self.author_nipsa(&ann.userid).await?;
         let deleting = change.action == ChangeAction::Delete;
@@ -155,40 +161,21 @@ impl Router {
             None => HashSet::new(),
         };
 
-        let src = change.src_client_id.as_deref();
+        let audience = Audience {
+            ann: &ann,
+            group: group.as_ref(),
+            author_nipsa,
+            flaggers: &flaggers,
+            checkpoint: checkpoint.as_ref(),
+            ancestor_authors: &ancestor_authors,
+            src_client_id: change.src_client_id.as_deref(),
+            deleting,
+        };
         // The work that could grow with the number of sockets is the synchronous lookup, check,
         // render and hand-off; it is timed on its own (no awaits inside) for the benchmark.
         let lookup_started = Instant::now();
         let targets = registry.classify(&keys, |socket| {
-            // Echo suppression only when both sides name a client (quirk Q7 fixed).
-            if let (Some(src), Some(Value::String(mine))) = (src, &socket.client_id)
-                && src == mine
-            {
-                return None;
-            }
-            let who = socket.identity.as_deref();
-            let is_author = who.is_some_and(|w| w.userid == ann.userid);
-            // NIPSA'd content reaches its author only, anonymous sockets included (quirk Q6).
-            if author_nipsa && !is_author {
-                return None;
-            }
-            if !authz::can_read_realtime(&ann, group.as_ref(), who) {
-                return None;
-            }
-            if let (Some(cp), Some(w)) = (&checkpoint, who)
-                && withheld_by_checkpoint(cp, &ann, w, &ancestor_authors)
-            {
-                return None;
-            }
-            Some(if deleting {
-                ViewerFacts::default()
-            } else {
-                ViewerFacts {
-                    is_author,
-                    can_moderate: authz::can_moderate(&ann, group.as_ref(), who),
-                    flagged: who.is_some_and(|w| flaggers.contains(&w.user.id)),
-                }
-            })
+            audience.class_for(socket.identity.as_deref(), socket.client_id.as_ref())
         });
         let mut fanout_time = lookup_started.elapsed();
         metrics::counter!("scholia_ws_events_routed_total", "action" => change.action.as_str())
@@ -302,27 +289,6 @@ impl Router {
         self.nipsa.insert(userid.to_owned(), nipsa);
         Ok(nipsa)
     }
-}
-
-/// Whether an active checkpoint withholds `ann` from `viewer` (h's `hides_annotation` in
-/// `h/services/checkpoint.py`): a student (a member who is not an instructor) sees their own
-/// annotations, and an instructor's annotation only if it is top-level or replies to one of the
-/// student's own; everything else waits for the reveal date. Anonymous sockets are never
-/// affected (the caller only asks for authenticated ones).
-fn withheld_by_checkpoint(
-    cp: &CheckpointScope,
-    ann: &Annotation,
-    viewer: &Identity,
-    ancestor_authors: &HashSet<String>,
-) -> bool {
-    let student =
-        viewer.role_in(&ann.groupid).is_some() && !cp.instructors.contains(&viewer.userid);
-    if !student || viewer.userid == ann.userid {
-        return false;
-    }
-    let by_instructor = cp.instructors.contains(&ann.userid);
-    let answers_viewer = ann.references.is_empty() || ancestor_authors.contains(&viewer.userid);
-    !(by_instructor && answers_viewer)
 }
 
 /// Renders each distinct viewer class once; every socket of a class shares the bytes.

@@ -6,11 +6,13 @@
 //! - [`index`]: keys → sockets, so routing never scans every socket.
 //! - [`registry`]: the open sockets, their filters, identities and outbound queues.
 //! - [`socket`]: one socket's task: read, write, keep alive, close.
+//! - [`audience`]: who receives an annotation event, and as which viewer class (pure).
 //! - [`fanout`]: the router task: change log → authorised, rendered frames → queues.
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
 //! that are not WebSocket upgrades, and the hand-over of an upgraded connection to its task.
 
+pub mod audience;
 pub mod fanout;
 pub mod filter;
 pub mod index;

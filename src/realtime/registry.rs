@@ -163,6 +163,12 @@ impl Registry {
         }
     }
 
+    /// Whether any socket is subscribed to any of `keys` (lets the router skip loading what
+    /// nobody will receive).
+    pub fn any_subscribed(&self, keys: &[Key]) -> bool {
+        !self.lock().index.candidates(keys).is_empty()
+    }
+
     /// The sockets subscribed to any of `keys` for which `decide` picks a viewer class.
     pub fn classify<C>(
         &self,
