@@ -223,6 +223,7 @@ fn mean_us(before: (f64, f64), after: (f64, f64)) -> f64 {
     (after.0 - before.0) / (after.1 - before.1).max(1.0) * 1e6
 }
 
+/// One measurement at one socket count; times in microseconds per event.
 struct Run {
     /// Router wall time per annotation event (lookup, permission checks, render, hand-off and
     /// the router's own database reads).
@@ -230,10 +231,19 @@ struct Run {
     /// The router's synchronous lookup, permission checks, render and hand-off per event:
     /// the only part whose cost could depend on how many sockets are connected.
     fanout_us_per_event: f64,
+    /// Server CPU (utime + stime) during the event phase.
     busy_us_per_event: f64,
+    /// Server CPU over an idle phase of the same length (keep-alives of the open sockets).
     idle_us_per_event: f64,
     wall: Duration,
     rss_kib: u64,
+}
+
+impl Run {
+    /// Server CPU per event less what the open sockets cost by themselves over the same time.
+    fn net_us_per_event(&self) -> f64 {
+        self.busy_us_per_event - self.idle_us_per_event
+    }
 }
 
 async fn measure(n: usize, events: usize) -> Run {
@@ -291,33 +301,35 @@ async fn main() {
         "| sockets | run | server CPU/event (µs) | idle CPU/event-time (µs) | net CPU/event (µs) | router time/event (µs) | fan-out time/event (µs) | wall (s) | server RSS (MiB) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let mut summary = vec![];
-    for &n in &counts {
-        let mut nets = vec![];
-        let mut routes = vec![];
-        let mut fanouts = vec![];
-        for r in 0..repeat {
+    // Runs alternate between socket counts (1k, 15k, 1k, 15k, ...) so that a change in the
+    // machine's background load over the minutes of a session hits every count alike.
+    let mut runs: Vec<Vec<Run>> = counts.iter().map(|_| vec![]).collect();
+    for r in 0..repeat {
+        for (i, &n) in counts.iter().enumerate() {
             let run = measure(n, events).await;
-            let net = run.busy_us_per_event - run.idle_us_per_event;
             println!(
                 "| {n} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} |",
                 r + 1,
                 run.busy_us_per_event,
                 run.idle_us_per_event,
-                net,
+                run.net_us_per_event(),
                 run.route_us_per_event,
                 run.fanout_us_per_event,
                 run.wall.as_secs_f64(),
                 run.rss_kib as f64 / 1024.0
             );
-            nets.push(net);
-            routes.push(run.route_us_per_event);
-            fanouts.push(run.fanout_us_per_event);
+            runs[i].push(run);
         }
+    }
+    let mut summary = vec![];
+    for (&n, runs) in counts.iter().zip(&runs) {
+        let nets: Vec<f64> = runs.iter().map(Run::net_us_per_event).collect();
         let (lo, hi) = (
             nets.iter().copied().fold(f64::INFINITY, f64::min),
             nets.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         );
+        let routes = runs.iter().map(|r| r.route_us_per_event).collect();
+        let fanouts = runs.iter().map(|r| r.fanout_us_per_event).collect();
         summary.push((n, median(nets), lo, hi, median(routes), median(fanouts)));
     }
     println!();

@@ -252,6 +252,7 @@ impl Router {
             return Ok(None);
         };
         let registry = self.state.realtime().clone();
+        registry.bump_user_epoch();
         if !registry.has_user(userid) {
             return Ok(None);
         }

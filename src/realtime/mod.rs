@@ -104,6 +104,7 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
     let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &state).await else {
         return bad_handshake();
     };
+    let epoch = state.realtime().user_epoch();
     // An unknown, expired or revoked token gives an anonymous socket, never a refusal.
     let identity = match token {
         Some(t) => match state.identity_for_token(&t).await {
@@ -130,13 +131,19 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |ws| async move {
-            serve(ws, state, identity, limits).await;
+            serve(ws, state, identity, epoch, limits).await;
             drop(tracked);
         })
 }
 
 /// Registers an upgraded socket, runs it, and accounts for it.
-async fn serve(ws: WebSocket, state: AppState, identity: Option<Identity>, limits: Limits) {
+async fn serve(
+    ws: WebSocket,
+    state: AppState,
+    identity: Option<Identity>,
+    epoch: u64,
+    limits: Limits,
+) {
     let (outbox_tx, outbox) = mpsc::channel(limits.queue);
     let slow = CancellationToken::new();
     let userid = identity.as_ref().map(|i| i.userid.clone());
@@ -147,6 +154,12 @@ async fn serve(ws: WebSocket, state: AppState, identity: Option<Identity>, limit
     };
     let registry = state.realtime().clone();
     let id = registry.register(identity.map(Arc::new), outbox_tx, slow.clone());
+    if let Some(userid) = &userid
+        && registry.user_epoch() != epoch
+    {
+        // A membership change was routed while this socket's user was being loaded.
+        refresh_after_race(&state, userid).await;
+    }
     metrics::gauge!("scholia_ws_open_sockets", "auth" => auth).increment(1.0);
     tracing::info!(
         socket = id,
@@ -176,6 +189,19 @@ async fn serve(ws: WebSocket, state: AppState, identity: Option<Identity>, limit
         reason = ending.as_str(),
         "websocket closed"
     );
+}
+
+/// Reloads a just-registered socket's user (see [`registry::Registry::user_epoch`]).
+async fn refresh_after_race(state: &AppState, userid: &str) {
+    let db = state.db();
+    match db.user_by_userid(userid).await {
+        Ok(Some(user)) if !user.deleted => match db.identity_of(user).await {
+            Ok(i) => state.realtime().refresh_identity(userid, Some(Arc::new(i))),
+            Err(e) => tracing::warn!(error = %e, "could not reload a user's memberships"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not reload a user's memberships"),
+    }
 }
 
 #[cfg(test)]

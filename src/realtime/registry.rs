@@ -51,6 +51,10 @@ pub struct Handoff {
 pub struct Registry {
     state: Mutex<State>,
     next_id: AtomicU64,
+    /// Counts user changes the router has handled (joins, leaves, role and NIPSA changes). A
+    /// handshake that saw it move while it loaded the user reloads them, so a change routed
+    /// between that load and registration is not lost.
+    user_epoch: AtomicU64,
 }
 
 impl Registry {
@@ -136,6 +140,15 @@ impl Registry {
     /// Distinct subscribed keys.
     pub fn subscribed_keys(&self) -> usize {
         self.lock().index.len()
+    }
+
+    /// The router calls this before it looks for a changed user's sockets.
+    pub fn bump_user_epoch(&self) {
+        self.user_epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn user_epoch(&self) -> u64 {
+        self.user_epoch.load(Ordering::SeqCst)
     }
 
     /// Whether `userid` has an open socket here.
