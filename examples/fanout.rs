@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use scholia::realtime::filter::{Key, event_keys};
 use scholia::realtime::registry::Registry;
 
-#[path = "support/procfs.rs"]
-mod procfs;
-use procfs::{cpu_seconds, median, rss_kib};
+#[path = "support/common.rs"]
+mod common;
+use common::{cpu_seconds, env_or, median, rss_kib, socket_counts};
 
 fn uri(i: usize) -> String {
     format!("httpx://bench.example/doc/{i}")
@@ -51,23 +51,9 @@ fn run(n: usize, events: usize) -> (f64, u64) {
 }
 
 fn main() {
-    let counts: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("socket counts"))
-        .collect();
-    let counts = if counts.is_empty() {
-        vec![1000, 15000]
-    } else {
-        counts
-    };
-    let events: usize = std::env::var("EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500_000);
-    let repeat: usize = std::env::var("REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let counts = socket_counts();
+    let events = env_or("EVENTS", 500_000);
+    let repeat = env_or("REPEAT", 3);
     let mut medians = vec![];
     for &n in &counts {
         let runs: Vec<f64> = (0..repeat).map(|_| run(n, events).0).collect();

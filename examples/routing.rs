@@ -24,9 +24,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-#[path = "support/procfs.rs"]
-mod procfs;
-use procfs::{cpu_seconds, median, rss_kib};
+#[path = "support/common.rs"]
+mod common;
+use common::{cpu_seconds, env_or, median, rss_kib, socket_counts};
 
 struct Server {
     child: Child,
@@ -159,10 +159,7 @@ async fn open_sockets(port: u16, n: usize, delivered: Arc<AtomicU64>) {
 
 /// Posts `events` annotations, each on a random socket's URI, and waits for every delivery.
 async fn post_events(port: u16, token: &str, n: usize, events: usize, delivered: &AtomicU64) {
-    let writers: usize = std::env::var("POSTERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let writers = env_or("POSTERS", 1);
     let client = reqwest::Client::new();
     let start = delivered.load(Ordering::Relaxed);
     let next = Arc::new(AtomicU64::new(0));
@@ -280,23 +277,9 @@ async fn measure(n: usize, events: usize) -> Run {
 
 #[tokio::main]
 async fn main() {
-    let counts: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("socket counts"))
-        .collect();
-    let counts = if counts.is_empty() {
-        vec![1000, 15000]
-    } else {
-        counts
-    };
-    let events: usize = std::env::var("EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let repeat: usize = std::env::var("REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let counts = socket_counts();
+    let events = env_or("EVENTS", 2000);
+    let repeat = env_or("REPEAT", 3);
     println!(
         "| sockets | run | server CPU/event (µs) | idle CPU/event-time (µs) | net CPU/event (µs) | router time/event (µs) | fan-out time/event (µs) | wall (s) | server RSS (MiB) |"
     );

@@ -3,6 +3,8 @@
 
 pub mod annotation;
 pub mod authz;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod group;
 pub mod ids;
 pub mod time;

@@ -237,10 +237,7 @@ impl Db {
         }
         let sql = format!(
             "SELECT annotation_id FROM flags WHERE user_id = $1 AND annotation_id IN ({})",
-            (2..ids.len() + 2)
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::placeholders(2, ids.len())
         );
         db_run!(self, |p| {
             let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).bind(user_id);

@@ -148,10 +148,7 @@ impl Db {
         }
         let sql = format!(
             "SELECT userid FROM annotations WHERE id IN ({})",
-            (1..=ids.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::placeholders(1, ids.len())
         );
         let rows: Vec<String> = db_run!(self, |p| {
             let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));

@@ -2,7 +2,7 @@
 //! DOI, PDF fingerprint, ...), recorded so that URI expansion can find every annotation on the
 //! same document (`h/models/document/_document.py`, `h/storage.py` `expand_uri`).
 
-use super::{Db, db_run};
+use super::{Db, db_run, placeholders};
 use crate::domain::time::now_micros;
 
 /// One URI a document claims, already normalised.
@@ -21,13 +21,6 @@ pub struct DocumentClaims {
     pub claimant_normalized: String,
     pub title: Option<String>,
     pub uris: Vec<DocumentUri>,
-}
-
-fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Document work that has to happen inside a caller's write transaction.

@@ -28,6 +28,14 @@ pub use search::{SearchQuery, SearchResult, SortField};
 pub use tokens::{AuthClient, OAuthTokens, TokenLookup};
 pub use users::NewUser;
 
+/// `$from, $from+1, ...`: `count` bind placeholders for an `IN (...)` list.
+pub(crate) fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Errors from the store that callers handle, beyond plain database failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

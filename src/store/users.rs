@@ -154,10 +154,7 @@ impl Db {
         }
         let sql = format!(
             "SELECT userid, display_name FROM users WHERE userid IN ({})",
-            (1..=wanted.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::placeholders(1, wanted.len())
         );
         let rows: Vec<(String, Option<String>)> = db_run!(self, |p| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));

@@ -149,6 +149,12 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let r = self.client.get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     /// Stops the server and waits for `run` to return.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();

@@ -97,15 +97,7 @@ async fn index_links_status_and_metrics(backend: Backend) {
         (StatusCode::OK, Some("okay"))
     );
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("scholia_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/api/links\""), "{metrics}");
 

@@ -1,61 +1,9 @@
-use std::collections::HashMap;
-
 use super::*;
-use crate::domain::{ModerationStatus, Role, User};
-
-fn user(name: &str, authority: &str) -> User {
-    User {
-        id: 1,
-        username: name.into(),
-        authority: authority.into(),
-        email: None,
-        display_name: None,
-        nipsa: false,
-        deleted: false,
-        preferences: Default::default(),
-    }
-}
+use crate::domain::fixtures::{annotation as ann, group, identity};
+use crate::domain::{ModerationStatus, Role};
 
 fn who(name: &str, roles: &[(&str, Role)]) -> Identity {
-    let roles: HashMap<String, Role> = roles.iter().map(|(g, r)| ((*g).to_owned(), *r)).collect();
-    Identity::new(user(name, "example.com"), roles)
-}
-
-fn group(pubid: &str, t: GroupType) -> Group {
-    Group {
-        id: 1,
-        pubid: pubid.into(),
-        authority: "example.com".into(),
-        authority_provided_id: None,
-        name: "G".into(),
-        description: None,
-        group_type: t,
-        pre_moderated: false,
-    }
-}
-
-fn ann(author: &str, group: &str, shared: bool, status: Option<ModerationStatus>) -> Annotation {
-    Annotation {
-        id: "a".repeat(22),
-        created: 0,
-        updated: 0,
-        userid: format!("acct:{author}@example.com"),
-        groupid: group.into(),
-        target_uri: "http://x".into(),
-        target_uri_normalized: "httpx://x".into(),
-        text: String::new(),
-        tags: vec![],
-        shared,
-        references: vec![],
-        target_selectors: vec![],
-        target_description: None,
-        document_id: None,
-        extra: Default::default(),
-        metadata: None,
-        moderation_status: status,
-        version: None,
-        deleted: false,
-    }
+    identity(1, name, roles)
 }
 
 #[test]

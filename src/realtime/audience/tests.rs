@@ -1,63 +1,12 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
 use super::Audience;
-use crate::domain::{Annotation, Group, GroupType, Identity, ModerationStatus, Role, User};
+use crate::domain::fixtures::{annotation, group, identity};
+use crate::domain::{Annotation, Group, GroupType, Identity, ModerationStatus, Role};
 use crate::render::ViewerFacts;
 use crate::store::CheckpointScope;
-
-fn identity(id: i64, name: &str, roles: &[(&str, Role)]) -> Identity {
-    let user = User {
-        id,
-        username: name.into(),
-        authority: "example.com".into(),
-        email: None,
-        display_name: None,
-        nipsa: false,
-        deleted: false,
-        preferences: Default::default(),
-    };
-    let roles: HashMap<String, Role> = roles.iter().map(|(g, r)| ((*g).to_owned(), *r)).collect();
-    Identity::new(user, roles)
-}
-
-fn group(t: GroupType) -> Group {
-    Group {
-        id: 1,
-        pubid: "g".into(),
-        authority: "example.com".into(),
-        authority_provided_id: None,
-        name: "G".into(),
-        description: None,
-        group_type: t,
-        pre_moderated: false,
-    }
-}
-
-fn ann(author: &str, shared: bool, status: Option<ModerationStatus>) -> Annotation {
-    Annotation {
-        id: "a".repeat(22),
-        created: 0,
-        updated: 0,
-        userid: format!("acct:{author}@example.com"),
-        groupid: "g".into(),
-        target_uri: "http://x".into(),
-        target_uri_normalized: "httpx://x".into(),
-        text: String::new(),
-        tags: vec![],
-        shared,
-        references: vec![],
-        target_selectors: vec![],
-        target_description: None,
-        document_id: Some(1),
-        extra: Default::default(),
-        metadata: None,
-        moderation_status: status,
-        version: None,
-        deleted: false,
-    }
-}
 
 struct Facts {
     ann: Annotation,
@@ -69,11 +18,19 @@ struct Facts {
     src: Option<&'static str>,
 }
 
+/// An annotation in group `g` with a document, as checkpoints need.
+fn ann(author: &str, shared: bool, status: Option<ModerationStatus>) -> Annotation {
+    Annotation {
+        document_id: Some(1),
+        ..annotation(author, "g", shared, status)
+    }
+}
+
 impl Facts {
     fn new(ann: Annotation, t: GroupType) -> Facts {
         Facts {
             ann,
-            group: group(t),
+            group: group("g", t),
             nipsa: false,
             flaggers: HashSet::new(),
             checkpoint: None,

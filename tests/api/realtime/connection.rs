@@ -185,15 +185,7 @@ async fn a_silent_peer_is_closed_after_the_idle_timeout() {
         seen.windows(4).any(|w| w[0] == 0x88 && w[2..4] == code),
         "no Close 4000 in {seen:?}"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(metrics.contains("reason=\"idle_timeout\""), "{metrics}");
 }
 

@@ -126,15 +126,7 @@ async fn a_socket_that_stops_reading_is_dropped_not_waited_for() {
             let ev = ws.event().await;
             assert_eq!(notification(&ev).1["id"], ann["id"], "event {i}");
         }
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics_text().await;
         if metrics.contains("scholia_ws_slow_closed_total") {
             closed_slow = true;
             break;
@@ -172,15 +164,7 @@ async fn metrics_show_sockets_messages_and_deliveries() {
     authed.drain().await;
     app.shared(&t, "__world__", "http://example.com", "x").await;
     anon.event().await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for needle in [
         "scholia_ws_open_sockets{auth=\"anonymous\"}",
         "scholia_ws_open_sockets{auth=\"authenticated\"}",

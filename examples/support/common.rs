@@ -1,5 +1,5 @@
-//! What the kernel accounts for a process, read from `/proc`, for the benchmarks (shared by
-//! the examples through `#[path]`; not an example itself).
+//! Shared by the benchmark examples through `#[path]` (not an example itself): what the kernel
+//! accounts for a process, read from `/proc`, and the examples' common arguments.
 
 #![allow(dead_code)]
 
@@ -41,4 +41,25 @@ pub fn rss_kib(pid: u32) -> u64 {
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Socket counts from the command line (default 1,000 and 15,000).
+pub fn socket_counts() -> Vec<usize> {
+    let counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("socket counts"))
+        .collect();
+    if counts.is_empty() {
+        vec![1000, 15000]
+    } else {
+        counts
+    }
+}
+
+/// A numeric setting from the environment, or its default.
+pub fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
