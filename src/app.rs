@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::api;
 use crate::bus::{Bus, LocalBus, tailer};
+use crate::client::{self, ClientAssets, demo::DemoClient};
 use crate::config::Config;
 use crate::domain::Identity;
 use crate::realtime::{self, registry::Registry};
@@ -41,12 +42,23 @@ struct Inner {
     tasks: TaskTracker,
     /// Cancelled when the server stops; sockets then close with 1012.
     shutdown: CancellationToken,
+    /// The Hypothesis client's files, if configured.
+    client: Arc<ClientAssets>,
+    /// Set in demo mode: signs the demo users' grant tokens.
+    demo: Option<DemoClient>,
 }
 
 impl AppState {
     /// Builds the state for a server reachable at `bound`.
-    pub fn new(config: Config, db: Db, bound: SocketAddr, shutdown: CancellationToken) -> AppState {
+    pub fn new(
+        config: Config,
+        db: Db,
+        bound: SocketAddr,
+        shutdown: CancellationToken,
+        demo: Option<DemoClient>,
+    ) -> AppState {
         let public_url = config.public_url(Some(bound));
+        let config_assets = config.client_assets.clone();
         let websocket_url = websocket_url(&public_url);
         let site = Site {
             public_url,
@@ -63,6 +75,8 @@ impl AppState {
             realtime: Arc::new(Registry::default()),
             tasks: TaskTracker::new(),
             shutdown,
+            client: Arc::new(ClientAssets::load(config_assets.as_deref())),
+            demo,
         }))
     }
 
@@ -98,6 +112,12 @@ impl AppState {
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown
     }
+    pub fn client(&self) -> &Arc<ClientAssets> {
+        &self.0.client
+    }
+    pub fn demo(&self) -> Option<&DemoClient> {
+        self.0.demo.as_ref()
+    }
 
     /// Tells the tailer a local write committed.
     pub fn changes_written(&self) {
@@ -132,6 +152,7 @@ fn websocket_url(public_url: &str) -> String {
 pub fn router(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
     realtime::router()
+        .merge(client::router())
         .merge(api::router())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -147,7 +168,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     db.ensure_world_group(&config.authority()).await?;
-    let state = AppState::new(config, db.clone(), bound, shutdown.child_token());
+    let demo = if config.demo {
+        Some(client::demo::setup(&db, &config.authority()).await?)
+    } else {
+        None
+    };
+    let state = AppState::new(config, db.clone(), bound, shutdown.child_token(), demo);
     let tasks = state.tasks().clone();
 
     let start_seq = db.last_seq().await?;

@@ -49,6 +49,13 @@ pub struct Config {
     pub ws_messages_per_second: f64,
     /// Client messages a socket may send in a burst before throttling starts.
     pub ws_message_burst: u32,
+    /// The `build/` folder of the `hypothesis` npm package, served as the Hypothesis client
+    /// (`/embed.js`, `/app.html`, `/client/build/...`).
+    pub client_assets: Option<PathBuf>,
+    /// Serve `/demo`: a sample page with the client logged in as a demo user through a grant
+    /// token the server mints. Anyone who can reach the server can then act as the demo users,
+    /// so this is for trying scholia out, never for a real deployment.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -69,6 +76,8 @@ impl Default for Config {
             ws_max_filter_values: 256,
             ws_messages_per_second: 20.0,
             ws_message_burst: 100,
+            client_assets: None,
+            demo: false,
         }
     }
 }
@@ -86,6 +95,10 @@ pub struct Overrides {
     pub public_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_assets: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
 }
 
 impl Config {
@@ -117,6 +130,8 @@ impl Config {
                 "ws_max_filter_values",
                 "ws_messages_per_second",
                 "ws_message_burst",
+                "client_assets",
+                "demo",
             ]))
             .merge(Serialized::defaults(overrides))
             .extract()?;

@@ -17,6 +17,8 @@
 //! - [`api`]: the HTTP API, one module per resource.
 //! - [`realtime`]: the Real Time API at `/ws`: protocol, filters, the subscription index, the
 //!   per-socket task and the router that fans committed changes out to sockets.
+//! - [`client`]: serves the Hypothesis client (the npm package's files, `/embed.js`,
+//!   `/app.html`) and, in demo mode, the `/demo` page.
 //! - [`bus`]: how committed changes reach the rest of the server: the change-log tailer and the
 //!   in-process bus.
 //! - [`app`]: shared state, the router, and [`app::run`], which serves a bound listener until a
@@ -29,6 +31,7 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod input;

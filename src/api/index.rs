@@ -16,6 +16,11 @@ pub fn router() -> Router<AppState> {
         .route("/api", get(api_index))
         .route("/api/links", get(links))
         .route("/_status", get(status))
+        // The client reports UI events here; scholia keeps no analytics, so they are dropped.
+        .route(
+            "/api/analytics/events",
+            axum::routing::post(|| async { StatusCode::NO_CONTENT }),
+        )
         .route("/metrics", get(metrics))
 }
 
@@ -64,6 +69,12 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
         "Unhide an annotation as a group moderator",
     ),
     ("search", "GET", "/api/search", "Search for annotations"),
+    (
+        "analytics.events.create",
+        "POST",
+        "/api/analytics/events",
+        "Create an analytics event",
+    ),
     (
         "groups.read",
         "GET",

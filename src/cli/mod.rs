@@ -93,6 +93,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.listen = args.listen.clone();
         overrides.public_url = args.public_url.clone();
         overrides.authority = args.authority.clone();
+        overrides.client_assets = args.client_assets.clone();
+        overrides.demo = args.demo.then_some(true);
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;
     match cli.command {

@@ -18,6 +18,12 @@ pub struct ServeArgs {
     /// The default authority (default: the public URL's host).
     #[arg(long, value_name = "NAME")]
     pub authority: Option<String>,
+    /// The `build/` folder of the `hypothesis` npm package, to serve the Hypothesis client.
+    #[arg(long, value_name = "DIR")]
+    pub client_assets: Option<std::path::PathBuf>,
+    /// Serve the demo page `/demo` with demo users alice and bob (never in production).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 fn init_tracing(format: &str) {
@@ -49,6 +55,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         authority = %config.authority(),
         "scholia listening on {bound}: API {public}/api/, health {public}/_status, metrics {public}/metrics"
     );
+    match &config.client_assets {
+        Some(dir) => tracing::info!(
+            "Hypothesis client from {}: {public}/app.html, {public}/embed.js",
+            dir.display()
+        ),
+        None => tracing::warn!(
+            "no Hypothesis client assets: /app.html and /embed.js explain how to add them \
+             (npm install --prefix client hypothesis@1.1766.0, then --client-assets client/node_modules/hypothesis/build)"
+        ),
+    }
+    if config.demo {
+        tracing::warn!(
+            "demo mode: {public}/demo?user=alice and ?user=bob log anyone in as the demo users"
+        );
+    }
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {

@@ -239,9 +239,12 @@ fn is_too_big(error: &str) -> bool {
 /// Acts on one client message; returns the reply to send, if any, or why to close.
 fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
     let incoming = protocol::interpret(raw, sock.limits.filter);
-    metrics::counter!("scholia_ws_messages_in_total", "type" => incoming.kind()).increment(1);
+    let kind = incoming.kind();
     let reply = match incoming {
-        Incoming::NotJson => return Err(Ending::InvalidJson),
+        Incoming::NotJson => {
+            metrics::counter!("scholia_ws_messages_in_total", "type" => kind).increment(1);
+            return Err(Ending::InvalidJson);
+        }
         Incoming::Ignored => None,
         Incoming::Ping { reply_to } => reply_to.map(|id| protocol::pong(&id)),
         Incoming::Whoami { reply_to } => {
@@ -264,6 +267,9 @@ fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
             reply_to.map(|id| protocol::error(kind, &description, &id))
         }
     };
+    // Counted once the message has taken effect, so a scrape that sees a filter counted knows
+    // it applies (the end-to-end test waits on this).
+    metrics::counter!("scholia_ws_messages_in_total", "type" => kind).increment(1);
     if let Some(r) = &reply {
         let kind = if r.starts_with(r#"{"type":"error""#) {
             "error"

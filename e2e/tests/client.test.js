@@ -1,0 +1,112 @@
+// The unmodified Hypothesis client (npm `hypothesis`, pinned in package.json) on a scholia
+// server, in headless Chromium: the four scenarios of issue 4.
+//
+// Alice's page is the demo page (grant-token login). Bob acts through the HTTP API with a
+// developer token, and in scenario 2 through a WebSocket subscribed the way the sidebar is.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+
+import { Server, artifact, launchBrowser, openDemo, sidebarLikeSocket, waitFor } from "./helpers.js";
+
+let server;
+let browser;
+let alice;
+let bobToken;
+let page;
+
+before(async () => {
+  server = await Server.start();
+  browser = await launchBrowser();
+  bobToken = server.admin("token", "create", "bob");
+  page = `${server.base}/demo`;
+  alice = await openDemo(browser, server, "alice");
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) await server.stop();
+});
+
+/** Waits until the sidebar's socket has a filter in force on the server. */
+async function aliceSubscribed() {
+  await waitFor("the sidebar's filter to reach the server", async () => (await server.metric('scholia_ws_messages_in_total{type="filter"}')) >= 1, 30000);
+}
+
+async function bobPosts(text) {
+  return server.api("POST", "/api/annotations", bobToken, {
+    uri: page,
+    group: "__world__",
+    text,
+    tags: [],
+    permissions: { read: ["group:__world__"] },
+    target: [{ source: page }],
+  });
+}
+
+/** Waits for the pending-updates button to show `count`, then applies the updates. */
+async function applyPending(count, within = 5000) {
+  const button = alice.sidebar.locator('[data-testid="notification"]');
+  await button.filter({ hasText: String(count) }).waitFor({ timeout: within });
+  await button.click();
+}
+
+function card(text) {
+  return alice.sidebar.locator('[data-testid="thread-card"]').filter({ hasText: text });
+}
+
+test("1: another user's page note arrives live and shows after the click", async () => {
+  await aliceSubscribed();
+  await bobPosts("Hello from Bob");
+  await applyPending(1);
+  await card("Hello from Bob").waitFor({ timeout: 5000 });
+  await alice.page.screenshot({ path: artifact("sidebar-live.png") });
+});
+
+test("2: a note made in the sidebar reaches other sockets and is not echoed", async () => {
+  const bob = await sidebarLikeSocket(server, bobToken, page);
+  await alice.page.locator('[data-testid="text-annotation"]').click();
+  await alice.sidebar.locator('[data-testid="annotation-editor"] textarea').fill("Alice writes in the sidebar");
+  await alice.sidebar.locator('[data-testid="publish-control-button"]').click();
+  const created = await waitFor("Bob's socket to receive Alice's note", () =>
+    bob.messages.find((m) => m.type === "annotation-notification" && m.payload[0].text === "Alice writes in the sidebar"),
+  );
+  assert.equal(created.options.action, "create");
+  assert.equal(created.payload[0].user, "acct:alice@127.0.0.1");
+  const aliceNote = created.payload[0].id;
+  // A later event reaches Alice's socket after her own would have: none for her note came.
+  const marker = await bobPosts("marker after Alice's note");
+  await waitFor("the marker on Alice's socket", () => alice.received.some((m) => m.payload?.[0]?.id === marker.id));
+  assert.ok(!alice.received.some((m) => m.payload?.[0]?.id === aliceNote), "Alice's own note was echoed to her sidebar");
+  await applyPending(1);
+  await card("marker after Alice's note").waitFor({ timeout: 5000 });
+  bob.ws.close(1000);
+});
+
+test("3: an edit and a delete by another user are reflected", async () => {
+  const note = await bobPosts("Bob will edit this");
+  await applyPending(1);
+  await card("Bob will edit this").waitFor({ timeout: 5000 });
+  await server.api("PATCH", `/api/annotations/${note.id}`, bobToken, { text: "Bob edited this" });
+  await applyPending(1);
+  await card("Bob edited this").waitFor({ timeout: 5000 });
+  await server.api("DELETE", `/api/annotations/${note.id}`, bobToken);
+  await applyPending(1);
+  await card("Bob edited this").waitFor({ state: "detached", timeout: 5000 });
+});
+
+test("4: after a server restart the client reconnects by itself", async () => {
+  const sockets = alice.received.filter((m) => m.type === "whoyouare").length;
+  alice.page.__restarting = true;
+  assert.equal(await server.restart(), 0, "the server stops cleanly on SIGTERM");
+  await waitFor("the sidebar to reconnect", () => alice.received.filter((m) => m.type === "whoyouare").length > sockets, 30000);
+  alice.page.__restarting = false;
+  await aliceSubscribed();
+  await bobPosts("Hello again after the restart");
+  await applyPending(1);
+  await card("Hello again after the restart").waitFor({ timeout: 5000 });
+});
+
+test("the client logged no error and no request to the server failed", () => {
+  assert.deepEqual(alice.problems, []);
+});

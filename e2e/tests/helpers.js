@@ -1,0 +1,171 @@
+// The harness: a real scholia server (the binary cargo built) in demo mode with the pinned
+// Hypothesis client, Debian's Chromium driven by playwright-core, and helpers that wait for
+// conditions (never for fixed times).
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const E2E = resolve(here, "..");
+export const BIN = process.env.SCHOLIA_BIN ?? resolve(E2E, "../target/debug/scholia");
+export const ASSETS = resolve(E2E, "node_modules/hypothesis/build");
+export const ARTIFACTS = resolve(E2E, "artifacts");
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+/** Polls `check` until it returns a truthy value, failing after `ms` with `what`. */
+export async function waitFor(what, check, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+    srv.on("error", fail);
+  });
+}
+
+/** A scholia server process; `restart()` stops it with SIGTERM and starts it again. */
+export class Server {
+  static async start() {
+    const s = new Server();
+    s.dataDir = mkdtempSync(join(tmpdir(), "scholia-e2e-"));
+    s.port = await freePort();
+    s.base = `http://127.0.0.1:${s.port}`;
+    await s.launch();
+    return s;
+  }
+
+  async launch() {
+    this.proc = spawn(
+      BIN,
+      ["--data-dir", this.dataDir, "serve", "--listen", `127.0.0.1:${this.port}`, "--client-assets", ASSETS, "--demo"],
+      { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, RUST_LOG: "warn" } },
+    );
+    this.exited = new Promise((ok) => this.proc.on("exit", (code) => ok(code)));
+    await waitFor("the server to answer", async () => {
+      try {
+        return (await fetch(`${this.base}/_status`)).ok;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  async stop() {
+    this.proc.kill("SIGTERM");
+    return this.exited;
+  }
+
+  async restart() {
+    const code = await this.stop();
+    await this.launch();
+    return code;
+  }
+
+  /** Runs an admin command against the server's database; returns its last line. */
+  admin(...args) {
+    const out = execFileSync(BIN, ["--data-dir", this.dataDir, ...args], { encoding: "utf8" });
+    return out.trim().split("\n").pop();
+  }
+
+  /** A counter from /metrics (0 when absent). */
+  async metric(name) {
+    const text = await (await fetch(`${this.base}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(name));
+    return line ? Number(line.split(" ").pop()) : 0;
+  }
+
+  async api(method, path, token, body) {
+    const r = await fetch(`${this.base}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/**
+ * Opens the demo page as `user` and records what the test must fail on: uncaught errors and
+ * console errors from the page or client, and any request to the server that fails or gets a
+ * 4xx/5xx. Also records the frames the sidebar's WebSocket receives.
+ */
+export async function openDemo(browser, server, user) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Nothing may leave the machine: the client must get everything from our server.
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
+  const page = await context.newPage();
+  const problems = [];
+  const received = [];
+  page.on("pageerror", (e) => problems.push(`uncaught: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("requestfailed", (r) => {
+    // Sockets and requests cut off by the server restart (scenario 4) are expected to fail.
+    if (!page.__restarting) problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on("response", (r) => {
+    if (r.url().startsWith(server.base) && r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+  page.on("websocket", (ws) => {
+    ws.on("framereceived", (f) => {
+      try {
+        received.push(JSON.parse(f.payload));
+      } catch {
+        /* control frames */
+      }
+    });
+  });
+  await page.goto(`${server.base}/demo?user=${user}`);
+  const sidebar = page.locator("hypothesis-sidebar iframe").contentFrame();
+  await sidebar.locator('[data-testid="user-menu"]').waitFor({ timeout: 30000 });
+  return { context, page, sidebar, problems, received };
+}
+
+export function artifact(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return join(ARTIFACTS, name);
+}
+
+/** A WebSocket client subscribed the way the sidebar subscribes to `uri`. */
+export async function sidebarLikeSocket(server, token, uri) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?access_token=${token}`);
+  const messages = [];
+  ws.addEventListener("message", (e) => messages.push(JSON.parse(e.data)));
+  await new Promise((ok, fail) => {
+    ws.addEventListener("open", ok);
+    ws.addEventListener("error", fail);
+  });
+  ws.send(JSON.stringify({ messageType: "client_id", value: "e2e-bob-socket" }));
+  ws.send(JSON.stringify({ filter: { match_policy: "include_any", clauses: [{ field: "/uri", operator: "one_of", value: [uri], case_sensitive: false }], actions: { create: true, update: true, delete: true } } }));
+  ws.send(JSON.stringify({ type: "ping", id: 1 }));
+  await waitFor("the test socket's filter", () => messages.some((m) => m.type === "pong"));
+  return { ws, messages };
+}
