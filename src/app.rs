@@ -46,6 +46,8 @@ struct Inner {
     client: Arc<ClientAssets>,
     /// Set in demo mode: signs the demo users' grant tokens.
     demo: Option<DemoClient>,
+    /// The OAuth client id of the sidebar's login popup (`oauthClientId` in `/app.html`).
+    first_party_client_id: String,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
         bound: SocketAddr,
         shutdown: CancellationToken,
         demo: Option<DemoClient>,
+        first_party_client_id: String,
     ) -> AppState {
         let public_url = config.public_url(Some(bound));
         let config_assets = config.client_assets.clone();
@@ -77,6 +80,7 @@ impl AppState {
             shutdown,
             client: Arc::new(ClientAssets::load(config_assets.as_deref())),
             demo,
+            first_party_client_id,
         }))
     }
 
@@ -117,6 +121,9 @@ impl AppState {
     }
     pub fn demo(&self) -> Option<&DemoClient> {
         self.0.demo.as_ref()
+    }
+    pub fn first_party_client_id(&self) -> &str {
+        &self.0.first_party_client_id
     }
 
     /// Tells the tailer a local write committed.
@@ -173,7 +180,15 @@ pub async fn run(
     } else {
         None
     };
-    let state = AppState::new(config, db.clone(), bound, shutdown.child_token(), demo);
+    let first_party = db.first_party_client(&config.authority()).await?;
+    let state = AppState::new(
+        config,
+        db.clone(),
+        bound,
+        shutdown.child_token(),
+        demo,
+        first_party.id,
+    );
     let tasks = state.tasks().clone();
 
     let start_seq = db.last_seq().await?;

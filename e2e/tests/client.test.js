@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 
-import { Server, artifact, launchBrowser, openDemo, sidebarLikeSocket, waitFor } from "./helpers.js";
+import { Server, artifact, launchBrowser, logInThroughPopup, openDemo, sidebarLikeSocket, waitFor } from "./helpers.js";
 
 let server;
 let browser;
@@ -107,6 +107,25 @@ test("4: after a server restart the client reconnects by itself", async () => {
   await card("Hello again after the restart").waitFor({ timeout: 5000 });
 });
 
+let carol;
+
+test("5: a user with a password logs in through the sidebar's popup", async () => {
+  server.admin("user", "add", "carol");
+  server.adminWithInput("carol's long password\n", "user", "passwd", "carol");
+  carol = await openDemo(browser, server, null);
+  await logInThroughPopup(carol, "carol", "carol's long password");
+  // Logged in for real: the sidebar's socket says who it is, and posting works.
+  await waitFor("Carol's socket to be authenticated", () =>
+    carol.received.some((m) => m.type === "whoyouare" && m.userid === "acct:carol@127.0.0.1"),
+  15000);
+  await carol.page.locator('[data-testid="text-annotation"]').click();
+  await carol.sidebar.locator('[data-testid="annotation-editor"] textarea').fill("Carol logged in with a password");
+  await carol.sidebar.locator('[data-testid="publish-control-button"]').click();
+  await applyPending(1);
+  await card("Carol logged in with a password").waitFor({ timeout: 5000 });
+});
+
 test("the client logged no error and no request to the server failed", () => {
   assert.deepEqual(alice.problems, []);
+  assert.deepEqual(carol?.problems ?? ["scenario 5 did not run"], []);
 });

@@ -80,7 +80,12 @@ export class Server {
 
   /** Runs an admin command against the server's database; returns its last line. */
   admin(...args) {
-    const out = execFileSync(BIN, ["--data-dir", this.dataDir, ...args], { encoding: "utf8" });
+    return this.adminWithInput("", ...args);
+  }
+
+  /** The same, with `input` on the command's standard input. */
+  adminWithInput(input, ...args) {
+    const out = execFileSync(BIN, ["--data-dir", this.dataDir, ...args], { encoding: "utf8", input });
     return out.trim().split("\n").pop();
   }
 
@@ -112,7 +117,7 @@ export async function launchBrowser() {
 }
 
 /**
- * Opens the demo page as `user` and records what the test must fail on: uncaught errors and
+ * Opens the demo page as `user` (anonymous when null) and records what the test must fail on: uncaught errors and
  * console errors from the page or client, and any request to the server that fails or gets a
  * 4xx/5xx. Also records the frames the sidebar's WebSocket receives.
  */
@@ -143,10 +148,23 @@ export async function openDemo(browser, server, user) {
       }
     });
   });
-  await page.goto(`${server.base}/demo?user=${user}`);
+  await page.goto(user ? `${server.base}/demo?user=${user}` : `${server.base}/demo`);
   const sidebar = page.locator("hypothesis-sidebar iframe").contentFrame();
-  await sidebar.locator('[data-testid="user-menu"]').waitFor({ timeout: 30000 });
+  // Logged in: the user menu; anonymous: the "Log in" link.
+  const ready = user ? '[data-testid="user-menu"]' : '[data-testid="login-links"]';
+  await sidebar.locator(ready).waitFor({ timeout: 30000 });
   return { context, page, sidebar, problems, received };
+}
+
+/** Logs in through the sidebar's "Log in" popup (first-party OAuth), as a real user would. */
+export async function logInThroughPopup(session, username, password) {
+  const popup = session.context.waitForEvent("page");
+  await session.sidebar.locator('[data-testid="login-links"]').getByText("Log in").click();
+  const login = await popup;
+  await login.locator('input[name="username"]').fill(username);
+  await login.locator('input[name="password"]').fill(password);
+  await login.locator('button[type="submit"]').click();
+  await session.sidebar.locator('[data-testid="user-menu"]').waitFor({ timeout: 15000 });
 }
 
 export function artifact(name) {

@@ -101,6 +101,31 @@ async fn token(
             let tokens = state.db().issue_oauth_tokens(&user, &client).await?;
             Ok(Json(token_body(&tokens)))
         }
+        // The code from the login popup (`src/client/login.rs`); single use.
+        "authorization_code" => {
+            let (Some(client_id), Some(code)) = (form.get("client_id"), form.get("code")) else {
+                return Err(oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Missing client_id or code parameter.",
+                ));
+            };
+            match state
+                .db()
+                .redeem_authorization_code(code, client_id)
+                .await?
+            {
+                Some((user, client)) => {
+                    let tokens = state.db().issue_oauth_tokens(&user, &client).await?;
+                    Ok(Json(token_body(&tokens)))
+                }
+                None => Err(oauth(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid or expired authorization code.",
+                )),
+            }
+        }
         "refresh_token" => {
             let refresh = form.get("refresh_token").ok_or_else(|| {
                 oauth(

@@ -12,6 +12,9 @@ pub enum UserCommand {
     Add(UserAdd),
     /// Shadow-ban a user: their annotations are shown only to themselves.
     Nipsa(UserRef),
+    /// Set a user's password (read from the first line of standard input), for logging in
+    /// through the client's "Log in" popup.
+    Passwd(UserRef),
     /// Lift a shadow ban.
     Unnipsa(UserRef),
 }
@@ -190,6 +193,20 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let user = find_user(&db, &authority, &u.username).await?;
             db.set_nipsa(&user.userid().to_string(), false).await?;
             println!("{} unnipsa", user.userid());
+        }
+        UserCommand::Passwd(u) => {
+            let user = find_user(&db, &authority, &u.username).await?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let pass = line.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(
+                pass.chars().count() >= crate::auth::password::MIN_LENGTH,
+                "passwords are at least {} characters",
+                crate::auth::password::MIN_LENGTH
+            );
+            let hash = crate::auth::password::hash(pass).await?;
+            db.set_password_hash(user.id, &hash).await?;
+            println!("{} password set", user.userid());
         }
     }
     db.close().await;

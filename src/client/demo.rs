@@ -1,8 +1,11 @@
-//! The demo page, `/demo?user=alice` (or `bob`), served only with `serve --demo`: a sample
-//! article with the Hypothesis client logged in as a demo user. The server mints the user a
-//! grant token (hypothesis-client.md §4.2) signed with a demo auth client's secret, so the
-//! unmodified client logs in at boot with no password. Open it as Alice in one window and as
-//! Bob in another, and each sees the other's annotations arrive live.
+//! The demo page, served only with `serve --demo`: a sample article with the Hypothesis client.
+//!
+//! - `/demo?user=alice` (or `bob`): logged in as that demo user. The server mints the user a
+//!   grant token (hypothesis-client.md §4.2) signed with a demo auth client's secret, so the
+//!   unmodified client logs in at boot with no password. Open it as Alice in one window and as
+//!   Bob in another, and each sees the other's annotations arrive live.
+//! - `/demo`: anonymous, with the client's own "Log in" popup (first-party OAuth, for users with
+//!   a password set by `scholia user passwd`).
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -79,24 +82,42 @@ async fn page(
     let Some(client) = state.demo() else {
         return Err(ApiError::NotFound);
     };
-    let username = p.user.as_deref().unwrap_or("alice");
-    let Some((username, display)) = USERS.iter().find(|(u, _)| *u == username) else {
-        return Err(ApiError::BadRequest(format!(
-            "user: unknown demo user {username:?}; use alice or bob"
-        )));
-    };
     let base = &state.site().public_url;
-    let userid = format!("acct:{username}@{}", state.authority());
-    let audience = url::Url::parse(base)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let token = grant_token(client, &userid, &audience).map_err(ApiError::Internal)?;
-    let config = json!({
-        "openSidebar": true,
-        "services": [{"apiUrl": format!("{base}/api/"), "authority": state.authority(), "grantToken": token}],
-    });
-    let other = if *username == "alice" { "bob" } else { "alice" };
+    let (intro, config) = match p.user.as_deref() {
+        None => (
+            format!(
+                "You are not logged in. Log in from the sidebar (users get a password with \
+                 <code>scholia user passwd</code>), or open this page as \
+                 <a href=\"{base}/demo?user=alice\">alice</a> or <a href=\"{base}/demo?user=bob\">bob</a>."
+            ),
+            json!({"openSidebar": true}),
+        ),
+        Some(username) => {
+            let Some((username, display)) = USERS.iter().find(|(u, _)| *u == username) else {
+                return Err(ApiError::BadRequest(format!(
+                    "user: unknown demo user {username:?}; use alice or bob"
+                )));
+            };
+            let userid = format!("acct:{username}@{}", state.authority());
+            let audience = url::Url::parse(base)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            let token = grant_token(client, &userid, &audience).map_err(ApiError::Internal)?;
+            let other = if *username == "alice" { "bob" } else { "alice" };
+            (
+                format!(
+                    "You are {}. Open <a href=\"{base}/demo?user={other}\" target=\"_blank\">this page as {other}</a> \
+                     in another window, annotate in one, and watch the other.",
+                    html_escape(display)
+                ),
+                json!({
+                    "openSidebar": true,
+                    "services": [{"apiUrl": format!("{base}/api/"), "authority": state.authority(), "grantToken": token}],
+                }),
+            )
+        }
+    };
     let page = format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -107,7 +128,7 @@ async fn page(
 <style>body {{ font: 18px/1.6 Georgia, serif; max-width: 40em; margin: 2em auto 2em 2em; }}</style>
 </head>
 <body>
-<p><em>You are {display}. Open <a href="{base}/demo?user={other}" target="_blank">this page as {other}</a> in another window, annotate in one, and watch the other.</em></p>
+<p><em>{intro}</em></p>
 <h1>On the Margins</h1>
 <p>Readers have written in the margins of books for as long as there have been books. A
 marginal note is a conversation with the text and, when others can read it, with other
@@ -120,7 +141,6 @@ is saved, to every reader who has this page open and may see it.</p>
 </body>
 </html>
 "#,
-        display = html_escape(display),
         config = script_json(&config),
     );
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())

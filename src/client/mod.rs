@@ -11,6 +11,7 @@
 //! obscurely.
 
 pub mod demo;
+pub mod login;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -77,6 +78,7 @@ pub fn router() -> Router<AppState> {
         // Browsers ask every site for one; an empty answer keeps their consoles clean.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .merge(demo::router())
+        .merge(login::router())
 }
 
 fn missing(reason: &str) -> Response {
@@ -147,7 +149,7 @@ async fn app_html(State(state): State<AppState>) -> Response {
     let config = json!({
         "apiUrl": format!("{base}/api/"),
         "authDomain": state.authority(),
-        "oauthClientId": null,
+        "oauthClientId": state.first_party_client_id(),
     });
     let page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\

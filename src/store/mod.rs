@@ -12,6 +12,7 @@ pub mod checkpoints;
 mod db;
 pub mod documents;
 mod groups;
+pub mod logins;
 mod rows;
 pub mod search;
 mod tokens;

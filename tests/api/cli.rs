@@ -130,6 +130,36 @@ async fn admin_commands_work_beside_a_running_server_and_sigterm_stops_it() {
     let search = format!("{base}/api/search?uri=https%3A%2F%2Fexample.com");
     assert_eq!(total(&http, &search).await, 1);
 
+    // A password, read from standard input, for the client's login popup.
+    let passwd = |password: &'static str| {
+        let mut child = Command::new(BIN)
+            .args(["user", "passwd", "bob", "--data-dir"])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = passwd("correct horse battery\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("acct:bob@example.org password set"));
+    let out = passwd("short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8 characters"));
+
     // Checkpoints: an LMS role, a checkpoint on the annotated document, a reveal.
     assert_eq!(
         admin(

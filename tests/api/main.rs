@@ -12,6 +12,7 @@ mod documents;
 mod e2e;
 mod groups;
 mod index;
+mod login;
 mod moderation;
 mod realtime;
 mod search;

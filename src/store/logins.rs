@@ -1,0 +1,188 @@
+//! First-party logins: password hashes, browser sessions, single-use OAuth authorization codes
+//! and the server's own OAuth client (h's `h/views/oauth.py`, `h/services/oauth/`), for the
+//! Hypothesis client's "Log in" popup.
+
+use super::rows::{USER_COLS, UserRow};
+use super::{AuthClient, Db, db_run};
+use crate::domain::User;
+use crate::domain::ids::random_token;
+use crate::domain::time::now_micros;
+
+const MICROS: i64 = 1_000_000;
+/// How long a login lasts in the browser.
+pub const SESSION_TTL_SECS: i64 = 14 * 24 * 3600;
+/// How long an authorization code may wait to be exchanged (h: 10 minutes).
+pub const CODE_TTL_SECS: i64 = 600;
+const FIRST_PARTY_NAME: &str = "scholia sidebar";
+
+impl Db {
+    /// Sets a user's password hash (an argon2 PHC string).
+    pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), sqlx::Error> {
+        db_run!(self, |p| {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(user_id)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// A live user and their password hash, by userid.
+    pub async fn login_candidate(
+        &self,
+        userid: &str,
+    ) -> Result<Option<(User, Option<String>)>, sqlx::Error> {
+        let Some(user) = self.user_by_userid(userid).await? else {
+            return Ok(None);
+        };
+        if user.deleted {
+            return Ok(None);
+        }
+        let hash: Option<String> = db_run!(self, |p| {
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user.id)
+                .fetch_one(p)
+                .await?
+        });
+        Ok(Some((user, hash)))
+    }
+
+    /// Starts a browser session; returns its token (the cookie value).
+    pub async fn create_session(&self, user_id: i64) -> Result<String, sqlx::Error> {
+        let token = random_token(43);
+        let now = now_micros();
+        db_run!(self, |p| {
+            sqlx::query(
+                "INSERT INTO sessions (token, user_id, expires, created) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&token)
+            .bind(user_id)
+            .bind(now + SESSION_TTL_SECS * MICROS)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(token)
+    }
+
+    /// The user of a live session.
+    pub async fn session_user(&self, token: &str) -> Result<Option<User>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires > $2",
+            prefixed_user_cols()
+        );
+        let row: Option<UserRow> = db_run!(self, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(token)
+                .bind(now_micros())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.map(User::from).filter(|u| !u.deleted))
+    }
+
+    /// Issues a single-use authorization code for `user` and `client_id`.
+    pub async fn create_authorization_code(
+        &self,
+        user_id: i64,
+        client_id: &str,
+    ) -> Result<String, sqlx::Error> {
+        let code = random_token(32);
+        let now = now_micros();
+        db_run!(self, |p| {
+            sqlx::query(
+                "INSERT INTO authorization_codes (code, user_id, authclient_id, expires, created) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&code)
+            .bind(user_id)
+            .bind(client_id)
+            .bind(now + CODE_TTL_SECS * MICROS)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(code)
+    }
+
+    /// Exchanges a code: it is deleted whatever happens next, so it works once.
+    pub async fn redeem_authorization_code(
+        &self,
+        code: &str,
+        client_id: &str,
+    ) -> Result<Option<(User, AuthClient)>, sqlx::Error> {
+        let user_id: Option<i64> = db_run!(self, |p| {
+            sqlx::query_scalar(
+                "DELETE FROM authorization_codes WHERE code = $1 AND authclient_id = $2 AND expires > $3 RETURNING user_id",
+            )
+            .bind(code)
+            .bind(client_id)
+            .bind(now_micros())
+            .fetch_optional(p)
+            .await?
+        });
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
+        let user: Option<UserRow> = db_run!(self, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(user_id)
+                .fetch_optional(p)
+                .await?
+        });
+        let (Some(user), Some(client)) = (user.map(User::from), self.authclient(client_id).await?)
+        else {
+            return Ok(None);
+        };
+        Ok((!user.deleted).then_some((user, client)))
+    }
+
+    /// The server's own OAuth client for the sidebar's login popup (h's `h.client_oauth_id`),
+    /// created on first use.
+    pub async fn first_party_client(&self, authority: &str) -> Result<AuthClient, sqlx::Error> {
+        let existing: Option<String> = db_run!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT id FROM authclients WHERE authority = $1 AND grant_type = 'authorization_code' AND name = $2 ORDER BY created LIMIT 1",
+            )
+            .bind(authority)
+            .bind(FIRST_PARTY_NAME)
+            .fetch_optional(p)
+            .await?
+        });
+        if let Some(id) = existing
+            && let Some(client) = self.authclient(&id).await?
+        {
+            return Ok(client);
+        }
+        let client = AuthClient {
+            id: uuid::Uuid::new_v4().to_string(),
+            secret: random_token(43),
+            authority: authority.to_owned(),
+            name: Some(FIRST_PARTY_NAME.to_owned()),
+            grant_type: "authorization_code".to_owned(),
+        };
+        db_run!(self, |p| {
+            sqlx::query(
+                "INSERT INTO authclients (id, secret, authority, name, grant_type, created) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&client.id)
+            .bind(&client.secret)
+            .bind(&client.authority)
+            .bind(&client.name)
+            .bind(&client.grant_type)
+            .bind(now_micros())
+            .execute(p)
+            .await?;
+        });
+        Ok(client)
+    }
+}
+
+fn prefixed_user_cols() -> String {
+    USER_COLS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
