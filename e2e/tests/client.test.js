@@ -6,8 +6,21 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 
-import { Server, artifact, launchBrowser, logInThroughPopup, openDemo, sidebarLikeSocket, waitFor } from "./helpers.js";
+import {
+  Server,
+  artifact,
+  clientRequests,
+  grantToken,
+  launchBrowser,
+  logInThroughPopup,
+  openDemo,
+  openPage,
+  publisherPage,
+  sidebarLikeSocket,
+  waitFor,
+} from "./helpers.js";
 
 let server;
 let browser;
@@ -24,6 +37,7 @@ before(async () => {
 });
 
 after(async () => {
+  writeFileSync(artifact("client-requests.txt"), [...clientRequests].sort().join("\n") + "\n");
   await browser?.close();
   if (server) await server.stop();
 });
@@ -125,7 +139,43 @@ test("5: a user with a password logs in through the sidebar's popup", async () =
   await card("Carol logged in with a password").waitFor({ timeout: 5000 });
 });
 
+let dave;
+
+test("6: a user of a publisher's authority, on the publisher's site, in a group of their own", async () => {
+  // No __world__ for another authority: Dave creates an open group, which the page focuses.
+  const authority = "publisher.example";
+  server.admin("user", "add", "dave", "--authority", authority);
+  server.admin("user", "add", "erin", "--authority", authority);
+  const [clientId, secret] = server.admin("authclient", "create", "--authority", authority).split(" ");
+  const daveToken = server.admin("token", "create", `acct:dave@${authority}`);
+  const erinToken = server.admin("token", "create", `acct:erin@${authority}`);
+  const group = await server.api("POST", "/api/groups", daveToken, { name: "Readers", type: "open" });
+  const token = grantToken({ clientId, secret, userid: `acct:dave@${authority}`, audience: "127.0.0.1" });
+  const { site, url } = await publisherPage(server, { token, authority, group: group.id });
+  const filters = 'scholia_ws_messages_in_total{type="filter"}';
+  const filtersBefore = await server.metric(filters);
+  try {
+    dave = await openPage(browser, server, url, true);
+    await waitFor("Dave's socket", () => dave.received.some((m) => m.type === "whoyouare" && m.userid === `acct:dave@${authority}`), 15000);
+    await waitFor("Dave's filter to reach the server", async () => (await server.metric(filters)) > filtersBefore, 15000);
+    await server.api("POST", "/api/annotations", erinToken, {
+      uri: url,
+      group: group.id,
+      text: "Erin, in the publisher's group",
+      permissions: { read: [`group:${group.id}`] },
+      target: [{ source: url }],
+    });
+    const button = dave.sidebar.locator('[data-testid="notification"]');
+    await button.filter({ hasText: "1" }).waitFor({ timeout: 5000 });
+    await button.click();
+    await dave.sidebar.locator('[data-testid="thread-card"]').filter({ hasText: "Erin, in the publisher's group" }).waitFor({ timeout: 5000 });
+  } finally {
+    site.close();
+  }
+});
+
 test("the client logged no error and no request to the server failed", () => {
   assert.deepEqual(alice.problems, []);
   assert.deepEqual(carol?.problems ?? ["scenario 5 did not run"], []);
+  assert.deepEqual(dave?.problems ?? ["scenario 6 did not run"], []);
 });

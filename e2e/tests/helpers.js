@@ -3,6 +3,7 @@
 // conditions (never for fixed times).
 
 import { spawn, execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -122,6 +123,12 @@ export async function launchBrowser() {
  * 4xx/5xx. Also records the frames the sidebar's WebSocket receives.
  */
 export async function openDemo(browser, server, user) {
+  const url = user ? `${server.base}/demo?user=${user}` : `${server.base}/demo`;
+  return openPage(browser, server, url, Boolean(user));
+}
+
+/** Opens any page that embeds the client; waits for the sidebar (logged in or not). */
+export async function openPage(browser, server, url, loggedIn) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   // Nothing may leave the machine: the client must get everything from our server.
   await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
@@ -137,7 +144,13 @@ export async function openDemo(browser, server, user) {
     if (!page.__restarting) problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
   });
   page.on("response", (r) => {
-    if (r.url().startsWith(server.base) && r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+    if (!r.url().startsWith(server.base)) return;
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+    const path = new URL(r.url()).pathname
+      .replace(/\/api\/annotations\/[^/]+/, "/api/annotations/:id")
+      .replace(/\/api\/groups\/[^/]+/, "/api/groups/:id")
+      .replace(/\/client\/build\/.*/, "/client/build/…");
+    clientRequests.add(`${r.request().method()} ${path} → ${r.status()}`);
   });
   page.on("websocket", (ws) => {
     ws.on("framereceived", (f) => {
@@ -148,10 +161,10 @@ export async function openDemo(browser, server, user) {
       }
     });
   });
-  await page.goto(user ? `${server.base}/demo?user=${user}` : `${server.base}/demo`);
+  await page.goto(url);
   const sidebar = page.locator("hypothesis-sidebar iframe").contentFrame();
   // Logged in: the user menu; anonymous: the "Log in" link.
-  const ready = user ? '[data-testid="user-menu"]' : '[data-testid="login-links"]';
+  const ready = loggedIn ? '[data-testid="user-menu"]' : '[data-testid="login-links"]';
   await sidebar.locator(ready).waitFor({ timeout: 30000 });
   return { context, page, sidebar, problems, received };
 }
@@ -166,6 +179,9 @@ export async function logInThroughPopup(session, username, password) {
   await login.locator('button[type="submit"]').click();
   await session.sidebar.locator('[data-testid="user-menu"]').waitFor({ timeout: 15000 });
 }
+
+/** Every (method, route, status) the client asked of the server, over all pages. */
+export const clientRequests = new Set();
 
 export function artifact(name) {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -186,4 +202,35 @@ export async function sidebarLikeSocket(server, token, uri) {
   ws.send(JSON.stringify({ type: "ping", id: 1 }));
   await waitFor("the test socket's filter", () => messages.some((m) => m.type === "pong"));
   return { ws, messages };
+}
+
+/** An HS256 JWT grant token, as a publisher's server would mint it (hypothesis-client.md §4.2). */
+export function grantToken({ clientId, secret, userid, audience }) {
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const unsigned = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ iss: clientId, sub: userid, aud: audience, nbf: now - 5, exp: now + 300 })}`;
+  const signature = createHmac("sha256", secret).update(unsigned).digest("base64url");
+  return `${unsigned}.${signature}`;
+}
+
+/**
+ * A publisher's page on another origin (its own port) that embeds the client for a user of
+ * the publisher's authority, focused on `group` through a JSON config block.
+ */
+export async function publisherPage(server, { token, authority, group }) {
+  const { createServer: createHttpServer } = await import("node:http");
+  const html = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Publisher article</title></head>
+<body><h1>A publisher's article</h1><p>Text worth annotating, on a site of its own.</p>
+<script class="js-hypothesis-config" type="application/json">${JSON.stringify({ group })}</script>
+<script>window.hypothesisConfig = () => (${JSON.stringify({ openSidebar: true, services: [{ apiUrl: `${server.base}/api/`, authority, grantToken: token }] })});</script>
+<script src="${server.base}/embed.js"></script></body></html>`;
+  const site = createHttpServer((req, res) => {
+    if (req.url === "/favicon.ico") {
+      res.writeHead(204).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(html);
+  });
+  await new Promise((ok) => site.listen(0, "127.0.0.1", ok));
+  return { site, url: `http://127.0.0.1:${site.address().port}/article` };
 }

@@ -43,5 +43,5 @@ fn the_unmodified_hypothesis_client_works_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "browser test failed:\n{report}");
-    assert!(report.contains("# pass 6"), "unexpected report:\n{report}");
+    assert!(report.contains("# pass 7"), "unexpected report:\n{report}");
 }
