@@ -114,8 +114,14 @@ async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, Stri
     };
     match state.db().create_session(user.id).await {
         Ok(token) => {
+            // Secure whenever the server is reached over HTTPS.
+            let secure = if state.site().public_url.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!(
-                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL_SECS}"
+                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL_SECS}{secure}"
             );
             let mut r = Redirect::to(&next).into_response();
             if let Ok(v) = cookie.parse() {

@@ -2,7 +2,7 @@
 //! and the server's own OAuth client (h's `h/views/oauth.py`, `h/services/oauth/`), for the
 //! Hypothesis client's "Log in" popup.
 
-use super::rows::{USER_COLS, UserRow};
+use super::rows::{USER_COLS, UserRow, user_cols_of};
 use super::{AuthClient, Db, db_run};
 use crate::domain::User;
 use crate::domain::ids::random_token;
@@ -70,7 +70,7 @@ impl Db {
     pub async fn session_user(&self, token: &str) -> Result<Option<User>, sqlx::Error> {
         let sql = format!(
             "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires > $2",
-            prefixed_user_cols()
+            user_cols_of("u")
         );
         let row: Option<UserRow> = db_run!(self, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -162,27 +162,7 @@ impl Db {
             name: Some(FIRST_PARTY_NAME.to_owned()),
             grant_type: "authorization_code".to_owned(),
         };
-        db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO authclients (id, secret, authority, name, grant_type, created) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&client.id)
-            .bind(&client.secret)
-            .bind(&client.authority)
-            .bind(&client.name)
-            .bind(&client.grant_type)
-            .bind(now_micros())
-            .execute(p)
-            .await?;
-        });
+        self.insert_authclient(&client).await?;
         Ok(client)
     }
-}
-
-fn prefixed_user_cols() -> String {
-    USER_COLS
-        .split(", ")
-        .map(|c| format!("u.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -9,6 +9,15 @@ use crate::domain::{Annotation, Group, User};
 pub(crate) const USER_COLS: &str =
     "id, username, authority, email, display_name, nipsa, deleted, preferences";
 
+/// [`USER_COLS`] qualified with a table alias, for joins (`u.id, u.username, ...`).
+pub(crate) fn user_cols_of(alias: &str) -> String {
+    USER_COLS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     id: i64,

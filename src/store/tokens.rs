@@ -2,7 +2,7 @@
 //! prefixes and lifetimes (`h/models/token.py`, `h/services/developer_token.py`,
 //! `h/services/oauth/_bearer_token.py`).
 
-use super::rows::{USER_COLS, UserRow};
+use super::rows::{USER_COLS, UserRow, user_cols_of};
 use super::{Db, StoreError, db_run};
 use crate::domain::User;
 use crate::domain::ids::random_token;
@@ -84,11 +84,7 @@ impl Db {
         let sql = format!(
             "SELECT t.expires, t.created, t.authclient_id, {} FROM tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.value = $1",
-            USER_COLS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            user_cols_of("u")
         );
         let row: Option<TokenUserRow> =
             db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -225,6 +221,12 @@ impl Db {
             name: name.map(str::to_owned),
             grant_type: "jwt_bearer".to_owned(),
         };
+        self.insert_authclient(&client).await?;
+        Ok(client)
+    }
+
+    /// Stores a new auth client.
+    pub(crate) async fn insert_authclient(&self, client: &AuthClient) -> Result<(), sqlx::Error> {
         db_run!(self, |p| {
             sqlx::query(
                 "INSERT INTO authclients (id, secret, authority, name, grant_type, created) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -238,7 +240,7 @@ impl Db {
             .execute(p)
             .await?;
         });
-        Ok(client)
+        Ok(())
     }
 
     /// Looks an auth client up by id.

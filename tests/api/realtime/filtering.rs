@@ -137,6 +137,8 @@ async fn id_group_and_reference_filters(backend: Backend) {
         &app.shared(&t, "__world__", "http://example.com", "other")
             .await,
     );
+    // Routing is asynchronous: let these creates go by before anyone subscribes to them.
+    probe.sync(&app).await;
 
     let mut by_id = app.ws(None).await;
     by_id
