@@ -8,10 +8,10 @@
 //! (env `EVENTS`, default 500000; `REPEAT`, default 3).
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use scholia::realtime::filter::{Key, event_keys};
+use scholia::realtime::outbox;
 use scholia::realtime::registry::Registry;
 
 #[path = "support/common.rs"]
@@ -27,7 +27,7 @@ fn run(n: usize, events: usize) -> (f64, u64) {
     let registry = Registry::default();
     let mut queues = Vec::with_capacity(n);
     for i in 0..n {
-        let (tx, rx) = mpsc::channel(16);
+        let (tx, rx) = outbox::channel(16);
         let id = registry.register(None, tx, CancellationToken::new());
         registry.set_filter(id, vec![Key::Uri(uri(i))]);
         queues.push(rx);

@@ -158,11 +158,13 @@ fn websocket_url(public_url: &str) -> String {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
-    realtime::router()
+    let mut routes = realtime::router()
         .merge(client::router())
-        .merge(api::router())
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .merge(api::router());
+    if state.config().bench_endpoints {
+        routes = routes.merge(realtime::inject::router());
+    }
+    routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
 /// Serves `listener` until `shutdown` is cancelled, then drains in-flight requests (for at most

@@ -49,6 +49,8 @@ pub struct Config {
     pub ws_messages_per_second: f64,
     /// Client messages a socket may send in a burst before throttling starts.
     pub ws_message_burst: u32,
+    /// Bytes a socket reads at a time (tungstenite's read buffer, resident per socket).
+    pub ws_read_buffer_bytes: usize,
     /// The `build/` folder of the `hypothesis` npm package, served as the Hypothesis client
     /// (`/embed.js`, `/app.html`, `/client/build/...`).
     pub client_assets: Option<PathBuf>,
@@ -56,6 +58,10 @@ pub struct Config {
     /// token the server mints. Anyone who can reach the server can then act as the demo users,
     /// so this is for trying scholia out, never for a real deployment.
     pub demo: bool,
+    /// Mount `/_bench/inject`, the in-process publish path `scholia bench` measures routing
+    /// with. Anyone who can reach the server can then publish to every socket: benchmark
+    /// servers only.
+    pub bench_endpoints: bool,
 }
 
 impl Default for Config {
@@ -76,8 +82,10 @@ impl Default for Config {
             ws_max_filter_values: 256,
             ws_messages_per_second: 20.0,
             ws_message_burst: 100,
+            ws_read_buffer_bytes: 1024,
             client_assets: None,
             demo: false,
+            bench_endpoints: false,
         }
     }
 }
@@ -99,6 +107,8 @@ pub struct Overrides {
     pub client_assets: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub demo: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bench_endpoints: Option<bool>,
 }
 
 impl Config {
@@ -130,6 +140,7 @@ impl Config {
                 "ws_max_filter_values",
                 "ws_messages_per_second",
                 "ws_message_burst",
+                "ws_read_buffer_bytes",
                 "client_assets",
                 "demo",
             ]))
@@ -166,6 +177,10 @@ impl Config {
             self.ws_messages_per_second > 0.0 && self.ws_message_burst > 0,
             "ws_messages_per_second and ws_message_burst must be positive"
         );
+        anyhow::ensure!(
+            self.ws_read_buffer_bytes >= 128,
+            "ws_read_buffer_bytes must be at least 128"
+        );
         Ok(())
     }
 
@@ -183,6 +198,7 @@ impl Config {
             },
             messages_per_second: self.ws_messages_per_second,
             message_burst: f64::from(self.ws_message_burst),
+            read_buffer_bytes: self.ws_read_buffer_bytes,
         }
     }
 

@@ -24,11 +24,13 @@
 //! - [`app`]: shared state, the router, and [`app::run`], which serves a bound listener until a
 //!   cancellation token fires.
 //! - [`metrics`]: the Prometheus recorder and request metrics.
+//! - [`bench`]: `scholia bench`, the load generator and its six scenarios.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod bus;
 pub mod cli;
 pub mod client;

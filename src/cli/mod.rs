@@ -53,6 +53,8 @@ pub enum Command {
     /// Manage OAuth clients (for the JWT grant).
     #[command(subcommand)]
     Authclient(admin::AuthclientCommand),
+    /// Load-test a server: the six benchmark scenarios (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 impl CommonArgs {
@@ -68,6 +70,9 @@ impl CommonArgs {
 /// Runs the command line; the binary's whole `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Bench(args) = cli.command {
+        return crate::bench::main(args);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,6 +100,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.authority = args.authority.clone();
         overrides.client_assets = args.client_assets.clone();
         overrides.demo = args.demo.then_some(true);
+        overrides.bench_endpoints = args.bench_endpoints.then_some(true);
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;
     match cli.command {
@@ -103,5 +109,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(c) => admin::token(&config, c).await,
         Command::Group(c) => admin::group(&config, c).await,
         Command::Authclient(c) => admin::authclient(&config, c).await,
+        Command::Bench(_) => unreachable!("handled before the runtime starts"),
     }
 }

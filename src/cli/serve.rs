@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Serve the demo page `/demo` with demo users alice and bob (never in production).
     #[arg(long)]
     pub demo: bool,
+    /// Mount `/_bench/inject` for `scholia bench` (benchmark servers only: anyone who can reach
+    /// the port can then publish to every socket).
+    #[arg(long, hide = true)]
+    pub bench_endpoints: bool,
 }
 
 fn init_tracing(format: &str) {

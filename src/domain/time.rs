@@ -13,16 +13,26 @@ pub fn now_micros() -> i64 {
 pub fn format_micros(micros: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    // Written digit by digit: this runs twice per rendered annotation, and `format!` with
+    // padding costs several times more.
+    let mut out = String::with_capacity(32);
+    let mut digits = |n: u32, width: u32, sep: Option<char>| {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    digits(t.year().clamp(0, 9999) as u32, 4, Some('-'));
+    digits(u8::from(t.month()).into(), 2, Some('-'));
+    digits(t.day().into(), 2, Some('T'));
+    digits(t.hour().into(), 2, Some(':'));
+    digits(t.minute().into(), 2, Some(':'));
+    digits(t.second().into(), 2, Some('.'));
+    digits(t.microsecond(), 6, None);
+    out.push_str("+00:00");
+    out
 }
 
 /// Parses a search `search_after` value for a date sort: an ISO 8601 date-time (with or without

@@ -5,9 +5,11 @@
 //! - [`filter`]: filter messages compiled into index keys, and an event's keys (pure).
 //! - [`index`]: keys → sockets, so routing never scans every socket.
 //! - [`registry`]: the open sockets, their filters, identities and outbound queues.
+//! - [`outbox`]: a socket's bounded outbound queue.
 //! - [`socket`]: one socket's task: read, write, keep alive, close.
 //! - [`audience`]: who receives an annotation event, and as which viewer class (pure).
 //! - [`fanout`]: the router task: change log → authorised, rendered frames → queues.
+//! - [`inject`]: synthetic events routed in process, for load tests (`--bench-endpoints`).
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
 //! that are not WebSocket upgrades, and the hand-over of an upgraded connection to its task.
@@ -16,6 +18,8 @@ pub mod audience;
 pub mod fanout;
 pub mod filter;
 pub mod index;
+pub mod inject;
+pub mod outbox;
 pub mod protocol;
 pub mod registry;
 pub mod socket;
@@ -29,7 +33,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::json;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -125,9 +128,9 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
     // graceful shutdown does not track upgraded connections).
     let tracked = state.tasks().token();
     upgrade
-        // Client messages are small; tungstenite's default 128 KiB read buffer per socket would
-        // dominate the memory of an idle server.
-        .read_buffer_size(4096)
+        // Client messages are small; tungstenite's default 128 KiB read buffer per socket (zeroed
+        // before each read, so all of it resident) would dominate the memory of an idle server.
+        .read_buffer_size(limits.read_buffer_bytes)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |ws| async move {
@@ -144,7 +147,7 @@ async fn serve(
     epoch: u64,
     limits: Limits,
 ) {
-    let (outbox_tx, outbox) = mpsc::channel(limits.queue);
+    let (outbox_tx, outbox) = outbox::channel(limits.queue);
     let slow = CancellationToken::new();
     let userid = identity.as_ref().map(|i| i.userid.clone());
     let auth = if userid.is_some() {
@@ -158,7 +161,8 @@ async fn serve(
         && registry.user_epoch() != epoch
     {
         // A membership change was routed while this socket's user was being loaded.
-        refresh_after_race(&state, userid).await;
+        // Boxed: rare, and its database future would otherwise enlarge every socket's task.
+        Box::pin(refresh_after_race(&state, userid)).await;
     }
     metrics::gauge!("scholia_ws_open_sockets", "auth" => auth).increment(1.0);
     tracing::info!(

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::Key;
 use super::index::{Index, SocketId};
+use super::outbox;
 use crate::domain::Identity;
 
 /// What routing needs to know about one socket.
@@ -27,7 +27,7 @@ pub struct Entry {
     pub client_id: Option<Value>,
     /// `None` until the first valid filter: such a socket gets no annotation events.
     keys: Option<Vec<Key>>,
-    outbox: mpsc::Sender<Utf8Bytes>,
+    outbox: outbox::Sender,
     /// Cancelled when the socket cannot keep up, which makes its task close it.
     slow: CancellationToken,
 }
@@ -68,7 +68,7 @@ impl Registry {
     pub fn register(
         &self,
         identity: Option<Arc<Identity>>,
-        outbox: mpsc::Sender<Utf8Bytes>,
+        outbox: outbox::Sender,
         slow: CancellationToken,
     ) -> SocketId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -232,14 +232,14 @@ impl Registry {
 fn push(entry: &Entry, frame: Utf8Bytes, out: &mut Handoff) {
     match entry.outbox.try_send(frame) {
         Ok(()) => out.delivered += 1,
-        Err(mpsc::error::TrySendError::Full(_)) => {
+        Err(outbox::TrySendError::Full) => {
             if !entry.slow.is_cancelled() {
                 out.slow += 1;
             }
             entry.slow.cancel();
         }
         // The socket's task has ended; it is about to unregister.
-        Err(mpsc::error::TrySendError::Closed(_)) => {}
+        Err(outbox::TrySendError::Closed) => {}
     }
 }
 

@@ -12,12 +12,12 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::FilterLimits;
 use super::index::SocketId;
+use super::outbox::Receiver;
 use super::protocol::{self, Incoming};
 use super::registry::Registry;
 
@@ -37,6 +37,7 @@ pub struct Limits {
     pub messages_per_second: f64,
     /// Messages a client may send in a burst before throttling starts.
     pub message_burst: f64,
+    pub read_buffer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +50,7 @@ impl Default for Limits {
             filter: FilterLimits::default(),
             messages_per_second: 20.0,
             message_burst: 100.0,
+            read_buffer_bytes: 1024,
         }
     }
 }
@@ -116,7 +118,7 @@ pub struct Socket {
     pub registry: Arc<Registry>,
     /// For `whoami`; fixed at connect, as in h.
     pub userid: Option<String>,
-    pub outbox: mpsc::Receiver<Utf8Bytes>,
+    pub outbox: Receiver,
     /// Cancelled by the router when the outbound queue overflows.
     pub slow: CancellationToken,
     pub shutdown: CancellationToken,
@@ -137,27 +139,33 @@ where
     let mut last_heard = start;
     let mut bucket = TokenBucket::new(limits.messages_per_second, limits.message_burst, start);
     let mut throttled_until: Option<Instant> = None;
+    // Created once, not per loop turn: each creation registers a waiter on the token, and a
+    // socket loops once per delivery.
+    let (shutdown, slow) = (sock.shutdown.clone(), sock.slow.clone());
+    let shutdown = shutdown.cancelled();
+    let slow = slow.cancelled();
+    tokio::pin!(shutdown, slow);
+    let events_out = metrics::counter!("scholia_ws_messages_out_total", "type" => "event");
 
     let ending = loop {
         let writing = tokio::select! {
             biased;
-            _ = sock.shutdown.cancelled() => break Ending::Shutdown,
-            _ = sock.slow.cancelled() => break Ending::Slow,
+            _ = &mut shutdown => break Ending::Shutdown,
+            _ = &mut slow => break Ending::Slow,
             frame = sock.outbox.recv() => {
                 let Some(first) = frame else { break Ending::Shutdown };
                 let mut bytes = first.len();
                 let mut batch = vec![Message::Text(first)];
                 while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                     match sock.outbox.try_recv() {
-                        Ok(f) => {
+                        Some(f) => {
                             bytes += f.len();
                             batch.push(Message::Text(f));
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
-                metrics::counter!("scholia_ws_messages_out_total", "type" => "event")
-                    .increment(batch.len() as u64);
+                events_out.increment(batch.len() as u64);
                 batch
             }
             _ = tokio::time::sleep_until(throttled_until.unwrap_or(start)), if throttled_until.is_some() => {
@@ -201,27 +209,35 @@ where
         };
         tokio::select! {
             biased;
-            _ = sock.shutdown.cancelled() => break Ending::Shutdown,
-            _ = sock.slow.cancelled() => break Ending::Slow,
+            _ = &mut shutdown => break Ending::Shutdown,
+            _ = &mut slow => break Ending::Slow,
             written = write_all(&mut sink, writing) => if !written { break Ending::Gone },
         }
     };
 
+    // Boxed: only a closing socket needs the timers, so they do not enlarge every socket's task.
+    Box::pin(finish(sink, stream, ending)).await;
+    ending
+}
+
+/// Sends the close frame (if the ending has one) and waits briefly for the peer's.
+async fn finish<Si, St, E>(mut sink: Si, mut stream: St, ending: Ending)
+where
+    Si: Sink<Message> + Unpin,
+    St: Stream<Item = Result<Message, E>> + Unpin,
+{
     if let Some(frame) = ending.close_frame() {
         let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
     if ending != Ending::Gone {
-        // Let the peer's Close (or our reply to it) go out, then stop.
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
             let _ = sink.flush().await;
             while let Some(Ok(_)) = stream.next().await {}
         })
         .await;
     }
-    ending
 }
 
-/// Queues every frame and flushes once, so pending frames leave in one write.
 async fn write_all<Si: Sink<Message> + Unpin>(sink: &mut Si, frames: Vec<Message>) -> bool {
     for f in frames {
         if sink.feed(f).await.is_err() {

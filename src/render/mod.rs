@@ -2,7 +2,9 @@
 //! `h/services/annotation_json.py`). The HTTP API and the Real Time API both call [`render`], so
 //! what a socket receives is exactly what `GET /api/annotations/{id}` answers that viewer.
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 
 use crate::domain::group::WORLD;
 use crate::domain::time::format_micros;
@@ -37,88 +39,173 @@ pub struct ViewerFacts {
     pub flagged: bool,
 }
 
-/// The JSON for one annotation as one viewer sees it.
+/// The JSON for one annotation as one viewer sees it, as a `Value` (the HTTP API's lists).
 pub fn render(site: &Site, ann: &Annotation, rel: &Related, viewer: ViewerFacts) -> Value {
-    // Unknown keys the client sent come first; every standard key below overwrites them.
-    let mut out: Map<String, Value> = ann.extra.clone();
+    serde_json::to_value(Rendered::new(site, ann, rel, viewer)).unwrap_or(Value::Null)
+}
 
-    let moderation_status = match (ann.moderation_status, ann.shared) {
-        (Some(s), _) => Value::from(s.as_str()),
-        (None, true) => Value::from("APPROVED"),
-        (None, false) => Value::Null,
-    };
-    let hidden = ann.is_hidden() && !viewer.is_author;
-    let (text, tags) = if hidden && !viewer.can_moderate {
-        (String::new(), vec![])
-    } else {
-        (ann.text.clone(), ann.tags.clone())
-    };
+/// Keys the renderer writes itself; the same keys among the client's unknown fields
+/// (`Annotation::extra`) are left out so they can never shadow or duplicate them.
+const STANDARD_KEYS: [&str; 20] = [
+    "id",
+    "created",
+    "updated",
+    "user",
+    "uri",
+    "text",
+    "tags",
+    "group",
+    "moderation_status",
+    "permissions",
+    "target",
+    "document",
+    "links",
+    "actions",
+    "mentions",
+    "user_info",
+    "references",
+    "flagged",
+    "moderation",
+    "hidden",
+];
 
-    out.insert("id".into(), Value::from(ann.id.as_str()));
-    out.insert("created".into(), Value::from(format_micros(ann.created)));
-    out.insert("updated".into(), Value::from(format_micros(ann.updated)));
-    out.insert("user".into(), Value::from(ann.userid.as_str()));
-    out.insert("uri".into(), Value::from(ann.target_uri.as_str()));
-    out.insert("text".into(), Value::from(text));
-    out.insert("tags".into(), json!(tags));
-    out.insert("group".into(), Value::from(ann.groupid.as_str()));
-    out.insert("moderation_status".into(), moderation_status);
-    out.insert(
-        "permissions".into(),
-        json!({
-            "read": [read_principal(ann, rel.group.as_ref())],
-            "admin": [ann.userid],
-            "update": [ann.userid],
-            "delete": [ann.userid],
-        }),
-    );
-    let mut target = Map::new();
-    target.insert("source".into(), Value::from(ann.target_uri.as_str()));
-    if let Some(d) = &ann.target_description {
-        target.insert("description".into(), Value::from(d.as_str()));
+/// One annotation as one viewer sees it, serialised straight to JSON text without building a
+/// `Value` tree: the Real Time API renders every event this way, once per viewer class.
+pub struct Rendered<'a> {
+    site: &'a Site,
+    ann: &'a Annotation,
+    rel: &'a Related,
+    viewer: ViewerFacts,
+}
+
+impl<'a> Rendered<'a> {
+    pub fn new(site: &'a Site, ann: &'a Annotation, rel: &'a Related, viewer: ViewerFacts) -> Self {
+        Rendered {
+            site,
+            ann,
+            rel,
+            viewer,
+        }
     }
-    if !ann.target_selectors.is_empty() {
-        target.insert(
-            "selector".into(),
-            Value::Array(ann.target_selectors.clone()),
-        );
-    }
-    out.insert("target".into(), Value::Array(vec![Value::Object(target)]));
-    out.insert(
-        "document".into(),
-        match &rel.document_title {
-            Some(t) => json!({ "title": [t] }),
-            None => json!({}),
-        },
-    );
-    out.insert("links".into(), links(site, ann));
-    out.insert(
-        "actions".into(),
-        if viewer.can_moderate {
-            json!(["moderate"])
+}
+
+impl Serialize for Rendered<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (ann, rel, viewer) = (self.ann, self.rel, self.viewer);
+        let mut m = serializer.serialize_map(None)?;
+        // Unknown keys the client sent come first.
+        for (k, v) in &ann.extra {
+            if !STANDARD_KEYS.contains(&k.as_str()) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        let hidden = ann.is_hidden() && !viewer.is_author;
+        let redacted = hidden && !viewer.can_moderate;
+        m.serialize_entry("id", &ann.id)?;
+        m.serialize_entry("created", &format_micros(ann.created))?;
+        m.serialize_entry("updated", &format_micros(ann.updated))?;
+        m.serialize_entry("user", &ann.userid)?;
+        m.serialize_entry("uri", &ann.target_uri)?;
+        m.serialize_entry("text", if redacted { "" } else { &ann.text })?;
+        m.serialize_entry("tags", if redacted { &[][..] } else { &ann.tags[..] })?;
+        m.serialize_entry("group", &ann.groupid)?;
+        let moderation_status = match (ann.moderation_status, ann.shared) {
+            (Some(s), _) => Some(s.as_str()),
+            (None, true) => Some("APPROVED"),
+            (None, false) => None,
+        };
+        m.serialize_entry("moderation_status", &moderation_status)?;
+        let author = [&ann.userid];
+        m.serialize_entry(
+            "permissions",
+            &Permissions {
+                read: [read_principal(ann, rel.group.as_ref())],
+                admin: author,
+                update: author,
+                delete: author,
+            },
+        )?;
+        m.serialize_entry(
+            "target",
+            &[Target {
+                source: &ann.target_uri,
+                description: ann.target_description.as_deref(),
+                selector: (!ann.target_selectors.is_empty()).then_some(&ann.target_selectors[..]),
+            }],
+        )?;
+        m.serialize_entry(
+            "document",
+            &Document {
+                title: rel.document_title.as_ref().map(|t| [t]),
+            },
+        )?;
+        m.serialize_entry("links", &links(self.site, ann))?;
+        let actions: &[&str] = if viewer.can_moderate {
+            &["moderate"]
         } else {
-            json!([])
-        },
-    );
-    out.insert("mentions".into(), json!([]));
-    if let Some(name) = &rel.author_display_name {
-        out.insert("user_info".into(), json!({ "display_name": name }));
-    } else {
-        out.remove("user_info");
+            &[]
+        };
+        m.serialize_entry("actions", actions)?;
+        m.serialize_entry("mentions", &[] as &[Value])?;
+        if let Some(name) = &rel.author_display_name {
+            m.serialize_entry("user_info", &UserInfo { display_name: name })?;
+        }
+        if !ann.references.is_empty() {
+            m.serialize_entry("references", &ann.references)?;
+        }
+        m.serialize_entry("flagged", &viewer.flagged)?;
+        if viewer.can_moderate {
+            m.serialize_entry(
+                "moderation",
+                &Moderation {
+                    flag_count: rel.flag_count,
+                },
+            )?;
+        }
+        m.serialize_entry("hidden", &hidden)?;
+        m.end()
     }
-    if ann.references.is_empty() {
-        out.remove("references");
-    } else {
-        out.insert("references".into(), json!(ann.references));
-    }
-    out.insert("flagged".into(), Value::from(viewer.flagged));
-    if viewer.can_moderate {
-        out.insert("moderation".into(), json!({ "flagCount": rel.flag_count }));
-    } else {
-        out.remove("moderation");
-    }
-    out.insert("hidden".into(), Value::from(hidden));
-    Value::Object(out)
+}
+
+#[derive(Serialize)]
+struct Permissions<'a> {
+    read: [String; 1],
+    admin: [&'a String; 1],
+    update: [&'a String; 1],
+    delete: [&'a String; 1],
+}
+
+#[derive(Serialize)]
+struct Target<'a> {
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selector: Option<&'a [Value]>,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<[&'a String; 1]>,
+}
+
+#[derive(Serialize)]
+struct UserInfo<'a> {
+    display_name: &'a Option<String>,
+}
+
+#[derive(Serialize)]
+struct Moderation {
+    #[serde(rename = "flagCount")]
+    flag_count: i64,
+}
+
+#[derive(Serialize)]
+struct Links {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html: Option<String>,
+    json: String,
 }
 
 /// `permissions.read`: the author for private annotations; `group:__world__` for shared ones an
@@ -135,18 +222,13 @@ fn read_principal(ann: &Annotation, group: Option<&Group>) -> String {
     }
 }
 
-fn links(site: &Site, ann: &Annotation) -> Value {
+fn links(site: &Site, ann: &Annotation) -> Links {
     let base = &site.public_url;
-    let mut links = Map::new();
     let first_party = UserId::parse(&ann.userid).is_some_and(|u| u.authority == site.authority);
-    if first_party {
-        links.insert("html".into(), Value::from(format!("{base}/a/{}", ann.id)));
+    Links {
+        html: first_party.then(|| format!("{base}/a/{}", ann.id)),
+        json: format!("{base}/api/annotations/{}", ann.id),
     }
-    links.insert(
-        "json".into(),
-        Value::from(format!("{base}/api/annotations/{}", ann.id)),
-    );
-    Value::Object(links)
 }
 
 #[cfg(test)]

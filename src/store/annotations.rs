@@ -107,11 +107,16 @@ impl Db {
                 .bind(&a.id)
                 .execute(&mut *tx)
                 .await?;
-            for sql in [
-                "DELETE FROM annotation_refs WHERE annotation_id = $1",
-                "DELETE FROM annotation_tags WHERE annotation_id = $1",
-            ] {
-                sqlx::query(sql).bind(&a.id).execute(&mut *tx).await?;
+            // A new annotation has no old rows to clear (and SQLite's FTS5 table can only find
+            // one by scanning).
+            let creating = w.action == ChangeAction::Create;
+            if !creating {
+                for sql in [
+                    "DELETE FROM annotation_refs WHERE annotation_id = $1",
+                    "DELETE FROM annotation_tags WHERE annotation_id = $1",
+                ] {
+                    sqlx::query(sql).bind(&a.id).execute(&mut *tx).await?;
+                }
             }
             for r in &a.references {
                 sqlx::query("INSERT INTO annotation_refs (annotation_id, ref_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -129,10 +134,12 @@ impl Db {
             }
             if engine == Engine::Sqlite {
                 // PostgreSQL indexes the columns themselves; SQLite keeps a separate FTS5 table.
-                sqlx::query("DELETE FROM annotations_fts WHERE annotation_id = $1")
-                    .bind(&a.id)
-                    .execute(&mut *tx)
-                    .await?;
+                if !creating {
+                    sqlx::query("DELETE FROM annotations_fts WHERE annotation_id = $1")
+                        .bind(&a.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query("INSERT INTO annotations_fts (annotation_id, text, quote, tags) VALUES ($1, $2, $3, $4)")
                     .bind(&a.id)
                     .bind(&a.text)

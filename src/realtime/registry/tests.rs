@@ -2,11 +2,11 @@ use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::json;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Registry;
 use crate::realtime::filter::Key;
+use crate::realtime::outbox;
 
 fn k(s: &str) -> Key {
     Key::Uri(s.to_owned())
@@ -15,7 +15,7 @@ fn k(s: &str) -> Key {
 #[test]
 fn filters_replace_and_unregister_cleans_up() {
     let reg = Registry::default();
-    let (tx, _rx) = mpsc::channel(4);
+    let (tx, _rx) = outbox::channel(4);
     let a = reg.register(None, tx.clone(), CancellationToken::new());
     let b = reg.register(None, tx, CancellationToken::new());
     reg.set_filter(a, vec![k("x")]);
@@ -35,8 +35,8 @@ fn filters_replace_and_unregister_cleans_up() {
 #[test]
 fn a_full_queue_marks_only_that_socket_slow() {
     let reg = Registry::default();
-    let (tx_slow, _keep) = mpsc::channel(1);
-    let (tx_ok, mut rx_ok) = mpsc::channel(8);
+    let (tx_slow, _keep) = outbox::channel(1);
+    let (tx_ok, mut rx_ok) = outbox::channel(8);
     let slow = CancellationToken::new();
     let s = reg.register(None, tx_slow, slow.clone());
     let o = reg.register(None, tx_ok, CancellationToken::new());
@@ -53,7 +53,7 @@ fn a_full_queue_marks_only_that_socket_slow() {
     let third = reg.hand_off(&targets, frame);
     assert_eq!((third.delivered, third.slow), (1, 0));
     let mut got = 0;
-    while rx_ok.try_recv().is_ok() {
+    while rx_ok.try_recv().is_some() {
         got += 1;
     }
     assert_eq!(got, 3);
@@ -62,7 +62,7 @@ fn a_full_queue_marks_only_that_socket_slow() {
 #[test]
 fn client_id_and_identity_are_per_socket() {
     let reg = Registry::default();
-    let (tx, _rx) = mpsc::channel(1);
+    let (tx, _rx) = outbox::channel(1);
     let a = reg.register(None, tx, CancellationToken::new());
     reg.set_filter(a, vec![k("x")]);
     reg.set_client_id(a, Some(json!("abc")));

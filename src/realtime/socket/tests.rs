@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Ending, Limits, Socket, drive};
+use crate::realtime::outbox;
 use crate::realtime::registry::Registry;
 
 /// The server's end of an in-memory WebSocket.
@@ -53,7 +54,7 @@ impl Sink<Message> for Fake {
 struct Client {
     send: mpsc::UnboundedSender<Result<Message, String>>,
     recv: mpsc::UnboundedReceiver<Message>,
-    outbox: mpsc::Sender<Utf8Bytes>,
+    outbox: outbox::Sender,
     slow: CancellationToken,
     shutdown: CancellationToken,
     flushes: Arc<AtomicUsize>,
@@ -66,7 +67,7 @@ fn start(limits: Limits) -> Client {
     let (outgoing, recv) = mpsc::unbounded_channel();
     let flushes = Arc::new(AtomicUsize::new(0));
     let registry = Arc::new(Registry::default());
-    let (outbox, rx) = mpsc::channel(limits.queue);
+    let (outbox, rx) = outbox::channel(limits.queue);
     let slow = CancellationToken::new();
     let shutdown = CancellationToken::new();
     let id = registry.register(None, outbox.clone(), slow.clone());

@@ -1,0 +1,401 @@
+//! The driver's tools: start a server to measure (or attach to one), start worker processes,
+//! post stamped annotations at a fixed rate, and read the server's own counters.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::Semaphore;
+
+use super::hist::Histogram;
+use super::proc;
+use super::wsclient::now_ns;
+
+/// Where the server and the load run.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    /// CPU list for the server (`taskset -c`), or none to leave it unpinned.
+    pub server_cpus: Option<String>,
+    pub load_cpus: Option<String>,
+}
+
+fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
+    match cpus {
+        Some(list) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(list).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+fn exe() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("locating the scholia binary")
+}
+
+/// A `scholia serve` started for one run, on a fresh SQLite database, removed when dropped.
+pub struct Server {
+    child: Child,
+    dir: PathBuf,
+    pub addr: SocketAddr,
+    pub pid: u32,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts the server with the in-process publish path mounted, and a user `bench` with a
+    /// developer token. `env` adds settings (`SCHOLIA_*`).
+    pub async fn start(place: &Placement, env: &[(&str, String)]) -> anyhow::Result<Server> {
+        static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("scholia-bench-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut cmd = command(&place.server_cpus, &exe()?);
+        cmd.arg("--data-dir")
+            .arg(&dir)
+            .args(["serve", "--bench-endpoints", "--listen", &addr.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().context("starting scholia serve")?;
+        let pid = child.id().context("server pid")?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .build()?;
+        let mut server = Server {
+            child,
+            dir,
+            addr,
+            pid,
+            token: String::new(),
+            http,
+        };
+        let up = Instant::now();
+        while server.get("/_status").await.is_err() {
+            if up.elapsed() > Duration::from_secs(30) {
+                bail!("the server did not answer /_status within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.admin(&["user", "add", "bench"]).await?;
+        server.token = server.admin(&["token", "create", "bench"]).await?;
+        Ok(server)
+    }
+
+    async fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new(exe()?)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .await?;
+        if !out.status.success() {
+            bail!("scholia {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().last().unwrap_or_default().trim().to_owned())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<String> {
+        let r = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(r.text().await?)
+    }
+
+    /// A counter or gauge from `/metrics`, summed over its labels.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let Ok(text) = self.get("/metrics").await else {
+            return f64::NAN;
+        };
+        text.lines()
+            .filter(|l| {
+                l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ' | b'{'))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Routes synthetic events through the in-process publish path; returns the server's reply.
+    pub async fn inject(&self, body: Value) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .post(self.url("/_bench/inject"))
+            .json(&body)
+            .send()
+            .await?;
+        let r = r.error_for_status()?;
+        Ok(r.json().await?)
+    }
+
+    pub fn cpu(&self) -> f64 {
+        proc::cpu_seconds(self.pid).unwrap_or(f64::NAN)
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        proc::rss_kib(self.pid)
+    }
+
+    pub fn fds(&self) -> usize {
+        proc::fd_count(self.pid)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A worker process and its JSON-lines conversation.
+pub struct Worker {
+    _child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Worker {
+    /// Starts `scholia bench worker <args>` on the load CPUs.
+    pub fn start(place: &Placement, args: &[String]) -> anyhow::Result<Worker> {
+        let mut cmd = command(&place.load_cpus, &exe()?);
+        cmd.args(["bench", "worker"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().context("starting a bench worker")?;
+        let stdin = child.stdin.take().context("worker stdin")?;
+        let stdout = child.stdout.take().context("worker stdout")?;
+        Ok(Worker {
+            _child: child,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// The next JSON line the worker prints.
+    pub async fn next(&mut self) -> anyhow::Result<Value> {
+        let line = self
+            .lines
+            .next_line()
+            .await?
+            .context("a bench worker exited early")?;
+        Ok(serde_json::from_str(&line)?)
+    }
+
+    pub async fn send(&mut self, command: &str) -> anyhow::Result<()> {
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await?;
+        self.stdin.flush().await?;
+        Ok(())
+    }
+
+    /// Frames received since the last report.
+    pub async fn count(&mut self) -> anyhow::Result<u64> {
+        self.send("count").await?;
+        Ok(self.next().await?["frames"].as_u64().unwrap_or(0))
+    }
+
+    pub async fn report(&mut self) -> anyhow::Result<Value> {
+        self.send("report").await?;
+        self.next().await
+    }
+}
+
+/// What `hold` workers saw between two reports, merged.
+#[derive(Default)]
+pub struct Received {
+    pub frames: u64,
+    pub bytes: u64,
+    pub latency: Histogram,
+    /// Per event: publish → arrival at the last socket, in ns.
+    pub last_arrival: Histogram,
+    pub ended: u64,
+}
+
+impl Received {
+    pub async fn collect(workers: &mut [Worker]) -> anyhow::Result<Received> {
+        let mut out = Received::default();
+        let mut last = std::collections::HashMap::<u64, u64>::new();
+        for w in workers.iter_mut() {
+            let r = w.report().await?;
+            out.frames += r["frames"].as_u64().unwrap_or(0);
+            out.bytes += r["bytes"].as_u64().unwrap_or(0);
+            out.ended += r["ended"].as_u64().unwrap_or(0);
+            let h: Histogram = serde_json::from_value(r["latency"].clone())?;
+            out.latency.merge(&h);
+            for pair in r["last_arrival"].as_array().into_iter().flatten() {
+                let (s, l) = (pair[0].as_u64().unwrap_or(0), pair[1].as_u64().unwrap_or(0));
+                let e = last.entry(s).or_default();
+                *e = (*e).max(l);
+            }
+        }
+        for l in last.into_values() {
+            out.last_arrival.record(l);
+        }
+        Ok(out)
+    }
+}
+
+/// Waits until the workers have received `expected` frames in all (for at most `limit`);
+/// returns how long that took.
+pub async fn drain(workers: &mut [Worker], expected: u64, limit: Duration) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    loop {
+        let mut n = 0;
+        for w in workers.iter_mut() {
+            n += w.count().await?;
+        }
+        if n >= expected || started.elapsed() > limit {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Opens `total` subscribed connections over as many workers as the per-process file limit
+/// needs, waits until all are subscribed, and returns the workers and the seconds it took.
+pub async fn hold(
+    place: &Placement,
+    server: &Server,
+    total: usize,
+    per_worker: usize,
+    uri_template: &str,
+    uri_divisor: usize,
+    extra: &[String],
+) -> anyhow::Result<(Vec<Worker>, f64)> {
+    let started = Instant::now();
+    let mut workers = vec![];
+    let mut offset = 0;
+    let mut block = 1u8;
+    while offset < total {
+        let n = per_worker.min(total - offset);
+        let mut args = vec![
+            "hold".to_owned(),
+            format!("--server={}", server.addr),
+            format!("--conns={n}"),
+            format!("--offset={offset}"),
+            format!("--uri-template={uri_template}"),
+            format!("--uri-divisor={uri_divisor}"),
+            format!("--source-block={block}"),
+        ];
+        args.extend_from_slice(extra);
+        workers.push(Worker::start(place, &args)?);
+        offset += n;
+        block += 1;
+    }
+    let mut failed = 0;
+    for w in &mut workers {
+        let ready = w.next().await?;
+        failed += ready["failed"].as_u64().unwrap_or(0);
+    }
+    if failed > 0 {
+        bail!("{failed} of {total} connections could not be opened and subscribed");
+    }
+    Ok((workers, started.elapsed().as_secs_f64()))
+}
+
+/// The body of a stamped annotation on `uri`, padded to about `text_bytes` of text.
+pub fn annotation_body(uri: &str, text_bytes: usize) -> Value {
+    json!({
+        "uri": uri,
+        "text": format!("bstamp:{};{}", now_ns(), "x".repeat(text_bytes)),
+        "tags": ["bench"],
+        "group": "__world__",
+        "permissions": {"read": ["group:__world__"]},
+        "target": [{"source": uri, "selector": [
+            {"type": "TextQuoteSelector", "exact": "a quoted passage", "prefix": "before ", "suffix": " after"},
+            {"type": "TextPositionSelector", "start": 100, "end": 116}]}],
+        "document": {"title": ["Benchmark document"], "link": [{"href": uri}]},
+    })
+}
+
+/// What a paced run of POSTs gave.
+#[derive(Default)]
+pub struct Posted {
+    pub ok: u64,
+    pub errors: u64,
+    /// POST response times, ns.
+    pub latency: Histogram,
+    pub secs: f64,
+}
+
+/// POSTs `count` annotations at `rate` per second (open loop: a slow response does not delay
+/// the next request; at most 512 in flight). `uri_of(k)` picks each one's URI.
+pub async fn post_paced(
+    server: &Server,
+    rate: f64,
+    count: usize,
+    text_bytes: usize,
+    uri_of: impl Fn(usize) -> String,
+) -> Posted {
+    let gate = Arc::new(Semaphore::new(512));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for k in 0..count {
+        let due = started + Duration::from_secs_f64(k as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let permit = gate.clone().acquire_owned().await;
+        let req = server
+            .http
+            .post(server.url("/api/annotations"))
+            .bearer_auth(&server.token)
+            .json(&annotation_body(&uri_of(k), text_bytes));
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let ok = req.send().await.is_ok_and(|r| r.status().is_success());
+            drop(permit);
+            (ok, t0.elapsed().as_nanos() as u64)
+        }));
+    }
+    let mut out = Posted::default();
+    for t in tasks {
+        match t.await {
+            Ok((ok, ns)) => {
+                out.latency.record(ns);
+                if ok { out.ok += 1 } else { out.errors += 1 }
+            }
+            Err(_) => out.errors += 1,
+        }
+    }
+    out.secs = started.elapsed().as_secs_f64();
+    out
+}
+
+/// Waits until `check` holds, for at most `limit`.
+pub async fn wait_for(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}

@@ -1,0 +1,280 @@
+//! `scholia bench`: the load generator. It runs the six scenarios of
+//! `shared/design/performance.md` §5 against a server it starts itself (SQLite, in-process bus,
+//! pinned to one CPU and the load to another), reads the server's CPU time and memory from
+//! `/proc` around each phase, writes one JSON file per scenario, and `bench all` turns them into
+//! `BENCHMARKS.md` and an SVG plot.
+//!
+//! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
+//! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
+//! - [`driver`]: the server under test, workers, paced POSTs, the server's metrics.
+//! - [`scenarios`]: S1–S6. [`report`]: medians, ranges, the table and the plot.
+//! - [`hist`], [`proc`]: latency histograms and `/proc` readings.
+
+pub mod driver;
+pub mod hist;
+pub mod proc;
+pub mod report;
+mod report_svg;
+pub mod scenarios;
+pub mod worker;
+pub mod wsclient;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use driver::Placement;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+    /// Fresh-server repetitions per scenario (the report gives the median and the range).
+    #[arg(long, global = true, default_value_t = 3)]
+    pub runs: usize,
+    /// Folder for the JSON results (and, with `all`, BENCHMARKS.md's data).
+    #[arg(long, global = true, default_value = "bench-results")]
+    pub out: PathBuf,
+    /// CPUs for the server (taskset list); `none` leaves it unpinned.
+    #[arg(long, global = true, default_value = "0")]
+    pub server_cpus: String,
+    /// CPUs for the load generator's workers.
+    #[arg(long, global = true, default_value = "1")]
+    pub load_cpus: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Scenario {
+    /// S1: idle subscribed sockets; server memory per connection.
+    S1 {
+        #[arg(long, default_value_t = 19_000)]
+        conns: usize,
+    },
+    /// S2: one URI, every socket subscribed; POSTs at rising rates; deliveries/s and CPU each.
+    S2 {
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        #[arg(long, value_delimiter = ',', default_value = "20,40,60,80")]
+        rates: Vec<f64>,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    /// S3: one URI per socket; in-process events to one socket each; CPU per event by count.
+    S3 {
+        #[arg(long, value_delimiter = ',', default_value = "1000,5000,19000")]
+        counts: Vec<usize>,
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// Events/s for the paced phase (CPU per event compared between counts).
+        #[arg(long, default_value_t = 20_000.0)]
+        paced: f64,
+    },
+    /// S4: ten sockets per URI; steady POSTs; POST → frame latency.
+    S4 {
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+    },
+    /// S5: connect/subscribe/receive/close churn beside idle sockets.
+    S5 {
+        #[arg(long, default_value_t = 10_000)]
+        idle: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+    },
+    /// S6: 1% of sockets stop reading; healthy sockets' latency against a clean run.
+    S6 {
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
+    },
+    /// Every scenario with its defaults, then BENCHMARKS.md and the SVG plot.
+    All {
+        /// Where to write the report.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        report: PathBuf,
+    },
+    /// Rewrites BENCHMARKS.md and the plot from the JSON results in --out.
+    Report {
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        report: PathBuf,
+    },
+    /// A worker process (started by the driver).
+    #[command(subcommand, hide = true)]
+    Worker(WorkerMode),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkerMode {
+    Hold(worker::HoldArgs),
+    Churn(worker::ChurnArgs),
+}
+
+fn cpus(list: &str) -> Option<String> {
+    (list != "none" && std::path::Path::new("/usr/bin/taskset").exists()).then(|| list.to_owned())
+}
+
+/// The whole of `scholia bench`; it builds its own runtime (a worker uses one thread, as it
+/// runs on one CPU).
+pub fn main(args: BenchArgs) -> ExitCode {
+    // The driver itself belongs with the load, off the server's CPU: pin this process before
+    // any runtime thread exists, so every thread inherits it (workers are started pinned).
+    if !matches!(args.scenario, Scenario::Worker(_) | Scenario::Report { .. })
+        && let Some(list) = cpus(&args.load_cpus)
+    {
+        let pinned = std::process::Command::new("taskset")
+            .args(["-p", "-c", &list, &std::process::id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .status();
+        if !pinned.is_ok_and(|s| s.success()) {
+            eprintln!("warning: could not pin the load generator to CPUs {list}");
+        }
+    }
+    let runtime = match &args.scenario {
+        Scenario::Worker(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let result = match runtime {
+        Ok(rt) => rt.block_on(run(args)),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let place = Placement {
+        server_cpus: cpus(&args.server_cpus),
+        load_cpus: cpus(&args.load_cpus),
+    };
+    match args.scenario {
+        Scenario::Worker(WorkerMode::Hold(a)) => worker::hold(a).await,
+        Scenario::Worker(WorkerMode::Churn(a)) => worker::churn(a).await,
+        Scenario::Report { report } => report::write(&args.out, &report),
+        Scenario::All { report } => {
+            for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+                scenario(s, &default_of(s), &place, args.runs, &args.out).await?;
+            }
+            report::write(&args.out, &report)
+        }
+        s => {
+            let (name, params) = params_of(&s);
+            scenario(name, &params, &place, args.runs, &args.out).await
+        }
+    }
+}
+
+/// A scenario's name and parameters as JSON (kept in its result file).
+fn params_of(s: &Scenario) -> (&'static str, Value) {
+    match s {
+        Scenario::S1 { conns } => ("s1", json!({"conns": conns})),
+        Scenario::S2 { conns, rates, secs } => {
+            ("s2", json!({"conns": conns, "rates": rates, "secs": secs}))
+        }
+        Scenario::S3 {
+            counts,
+            events,
+            paced,
+        } => (
+            "s3",
+            json!({"counts": counts, "events": events, "paced": paced}),
+        ),
+        Scenario::S4 { conns, rate, secs } => {
+            ("s4", json!({"conns": conns, "rate": rate, "secs": secs}))
+        }
+        Scenario::S5 {
+            idle,
+            concurrency,
+            secs,
+        } => (
+            "s5",
+            json!({"idle": idle, "concurrency": concurrency, "secs": secs}),
+        ),
+        Scenario::S6 { conns, secs } => ("s6", json!({"conns": conns, "secs": secs})),
+        _ => ("", Value::Null),
+    }
+}
+
+fn default_of(name: &str) -> Value {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(subcommand)]
+        s: Scenario,
+    }
+    Wrap::try_parse_from(["bench", name])
+        .map(|w| params_of(&w.s).1)
+        .unwrap_or(Value::Null)
+}
+
+async fn scenario(
+    name: &str,
+    p: &Value,
+    place: &Placement,
+    runs: usize,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let f = |k: &str| p[k].as_f64().unwrap_or(0.0);
+    let list = |k: &str| -> Vec<f64> {
+        p[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect()
+    };
+    let mut results = vec![];
+    for r in 1..=runs {
+        eprintln!("{name}: run {r} of {runs} ({p})");
+        let v = match name {
+            "s1" => scenarios::s1(place, f("conns") as usize).await?,
+            "s2" => scenarios::s2(place, f("conns") as usize, &list("rates"), f("secs")).await?,
+            "s3" => {
+                let counts: Vec<usize> = list("counts").into_iter().map(|c| c as usize).collect();
+                scenarios::s3(place, &counts, f("events") as u64, f("paced")).await?
+            }
+            "s4" => scenarios::s4(place, f("conns") as usize, f("rate"), f("secs")).await?,
+            "s5" => {
+                scenarios::s5(
+                    place,
+                    f("idle") as usize,
+                    f("concurrency") as usize,
+                    f("secs"),
+                )
+                .await?
+            }
+            "s6" => {
+                let conns = f("conns") as usize;
+                let clean = scenarios::s6(place, conns, 0, f("secs")).await?;
+                let slow = scenarios::s6(place, conns, conns / 100, f("secs")).await?;
+                json!({"clean": clean, "slow": slow})
+            }
+            _ => anyhow::bail!("unknown scenario {name}"),
+        };
+        eprintln!("{name}: run {r}: {v}");
+        results.push(v);
+    }
+    std::fs::create_dir_all(out)?;
+    let doc =
+        json!({"scenario": name, "params": p, "machine": report::machine(place), "runs": results});
+    let path = out.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    eprintln!("{name}: wrote {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,396 @@
+//! `BENCHMARKS.md` and `docs/benchmarks.svg` from the scenario results: for each figure the
+//! median of the runs with its range, against the minimum and goal.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::driver::Placement;
+use super::proc::median_range;
+
+pub fn machine(place: &Placement) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "model": model,
+        "kernel": kernel.trim(),
+        "server_cpus": place.server_cpus,
+        "load_cpus": place.load_cpus,
+        "date": time::OffsetDateTime::now_utc().date().to_string(),
+    })
+}
+
+/// One row of the summary table.
+struct Row {
+    scenario: &'static str,
+    metric: String,
+    values: Vec<f64>,
+    unit: &'static str,
+    minimum: String,
+    goal: String,
+    /// Whether the median meets the minimum, and the goal.
+    meets: fn(f64) -> (bool, bool),
+}
+
+fn runs<'a>(doc: &'a Value) -> impl Iterator<Item = &'a Value> {
+    doc["runs"].as_array().into_iter().flatten()
+}
+
+pub(super) fn load(dir: &Path, name: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// S2's sustained figure in one run: the step with the most deliveries/s and nothing dropped.
+fn s2_best(run: &Value) -> Option<&Value> {
+    run["steps"]
+        .as_array()?
+        .iter()
+        .filter(|s| s["dropped"].as_u64() == Some(0))
+        .max_by(|a, b| {
+            a["deliveries_per_sec"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b["deliveries_per_sec"].as_f64().unwrap_or(0.0))
+        })
+}
+
+fn s3_point(run: &Value, sockets: u64) -> Option<&Value> {
+    run["points"]
+        .as_array()?
+        .iter()
+        .find(|p| p["sockets"].as_u64() == Some(sockets))
+}
+
+fn rows(dir: &Path) -> Vec<Row> {
+    let mut rows = vec![];
+    let num = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    if let Some(d) = load(dir, "s1") {
+        rows.push(Row {
+            scenario: "S1",
+            metric: format!(
+                "server RSS per idle subscribed connection ({} sockets)",
+                d["params"]["conns"]
+            ),
+            values: runs(&d).map(|r| num(&r["rss_per_conn_kib"])).collect(),
+            unit: "KiB",
+            minimum: "≤ 6".into(),
+            goal: "≤ 3".into(),
+            meets: |v| (v <= 6.0, v <= 3.0),
+        });
+        rows.push(Row {
+            scenario: "S1",
+            metric: "time to connect and subscribe them all".into(),
+            values: runs(&d).map(|r| num(&r["connect_secs"])).collect(),
+            unit: "s",
+            minimum: "–".into(),
+            goal: "≤ 3".into(),
+            meets: |v| (true, v <= 3.0),
+        });
+    }
+    if let Some(d) = load(dir, "s2") {
+        rows.push(Row {
+            scenario: "S2",
+            metric: "deliveries/s sustained with none dropped (10k sockets, one URI)".into(),
+            values: runs(&d)
+                .map(|r| s2_best(r).map_or(0.0, |s| num(&s["deliveries_per_sec"])))
+                .collect(),
+            unit: "/s",
+            minimum: "≥ 400,000".into(),
+            goal: "≥ 600,000".into(),
+            meets: |v| (v >= 400e3, v >= 600e3),
+        });
+        rows.push(Row {
+            scenario: "S2",
+            metric: "server CPU per delivery at that rate".into(),
+            values: runs(&d)
+                .map(|r| s2_best(r).map_or(f64::NAN, |s| num(&s["cpu_us_per_delivery"])))
+                .collect(),
+            unit: "µs",
+            minimum: "≤ 2".into(),
+            goal: "≤ 1.2".into(),
+            meets: |v| (v <= 2.0, v <= 1.2),
+        });
+        rows.push(Row {
+            scenario: "S2",
+            metric: "publish → last socket, p99 of events at that rate".into(),
+            values: runs(&d)
+                .map(|r| s2_best(r).map_or(f64::NAN, |s| num(&s["last_socket_us"]["p99"]) / 1000.0))
+                .collect(),
+            unit: "ms",
+            minimum: "–".into(),
+            goal: "≤ 30".into(),
+            meets: |v| (true, v <= 30.0),
+        });
+    }
+    if let Some(d) = load(dir, "s3") {
+        let ratio = |r: &Value| {
+            let (a, b) = (s3_point(r, 1000), s3_point(r, 19000));
+            match (a, b) {
+                (Some(a), Some(b)) => {
+                    num(&b["paced_cpu_us_per_event"]) / num(&a["paced_cpu_us_per_event"])
+                }
+                _ => f64::NAN,
+            }
+        };
+        rows.push(Row {
+            scenario: "S3",
+            metric: "server CPU per routed event at 20k events/s, 19k sockets ÷ 1k sockets".into(),
+            values: runs(&d).map(ratio).collect(),
+            unit: "×",
+            minimum: "≤ 1.20".into(),
+            goal: "≤ 1.10".into(),
+            meets: |v| (v <= 1.2, v <= 1.1),
+        });
+        rows.push(Row {
+            scenario: "S3",
+            metric: "routed events/s in process, 19k sockets (each to one socket)".into(),
+            values: runs(&d)
+                .map(|r| s3_point(r, 19000).map_or(f64::NAN, |p| num(&p["routed_per_sec"])))
+                .collect(),
+            unit: "/s",
+            minimum: "≥ 100,000".into(),
+            goal: "≥ 200,000".into(),
+            meets: |v| (v >= 100e3, v >= 200e3),
+        });
+        rows.push(Row {
+            scenario: "S3",
+            metric: "server CPU per routed and delivered event at 20k/s, 19k sockets".into(),
+            values: runs(&d)
+                .map(|r| s3_point(r, 19000).map_or(f64::NAN, |p| num(&p["paced_cpu_us_per_event"])))
+                .collect(),
+            unit: "µs",
+            minimum: "–".into(),
+            goal: "–".into(),
+            meets: |_| (true, true),
+        });
+    }
+    if let Some(d) = load(dir, "s4") {
+        rows.push(Row {
+            scenario: "S4",
+            metric: format!(
+                "POST → WebSocket p50 ({} POST/s, 10 subscribers each)",
+                d["params"]["rate"]
+            ),
+            values: runs(&d)
+                .map(|r| num(&r["latency_us"]["p50"]) / 1000.0)
+                .collect(),
+            unit: "ms",
+            minimum: "≤ 1".into(),
+            goal: "≤ 0.3".into(),
+            meets: |v| (v <= 1.0, v <= 0.3),
+        });
+        rows.push(Row {
+            scenario: "S4",
+            metric: "POST → WebSocket p99".into(),
+            values: runs(&d)
+                .map(|r| num(&r["latency_us"]["p99"]) / 1000.0)
+                .collect(),
+            unit: "ms",
+            minimum: "≤ 5".into(),
+            goal: "≤ 1".into(),
+            meets: |v| (v <= 5.0, v <= 1.0),
+        });
+        rows.push(Row {
+            scenario: "S4",
+            metric: "server CPU per POST (write, route, 10 deliveries)".into(),
+            values: runs(&d).map(|r| num(&r["cpu_us_per_post"])).collect(),
+            unit: "µs",
+            minimum: "–".into(),
+            goal: "–".into(),
+            meets: |_| (true, true),
+        });
+    }
+    if let Some(d) = load(dir, "s5") {
+        rows.push(Row {
+            scenario: "S5",
+            metric: "connect → subscribe → receive → close cycles/s beside 10k idle".into(),
+            values: runs(&d).map(|r| num(&r["cycles_per_sec"])).collect(),
+            unit: "/s",
+            minimum: "≥ 5,000".into(),
+            goal: "≥ 10,000".into(),
+            meets: |v| (v >= 5e3, v >= 10e3),
+        });
+        rows.push(Row {
+            scenario: "S5",
+            metric: "errors in the churn".into(),
+            values: runs(&d).map(|r| num(&r["errors"])).collect(),
+            unit: "",
+            minimum: "0".into(),
+            goal: "0".into(),
+            meets: |v| (v == 0.0, v == 0.0),
+        });
+        rows.push(Row {
+            scenario: "S5",
+            metric: "server fds after churn − before".into(),
+            values: runs(&d)
+                .map(|r| num(&r["fds_after"]) - num(&r["fds_before"]))
+                .collect(),
+            unit: "",
+            minimum: "0 (no leak)".into(),
+            goal: "0".into(),
+            meets: |v| (v <= 0.0, v <= 0.0),
+        });
+        rows.push(Row {
+            scenario: "S5",
+            metric: "server RSS after churn vs before".into(),
+            values: runs(&d).map(|r| num(&r["rss_change_pct"])).collect(),
+            unit: "%",
+            minimum: "bounded".into(),
+            goal: "≤ 5".into(),
+            meets: |v| (v <= 20.0, v <= 5.0),
+        });
+    }
+    if let Some(d) = load(dir, "s6") {
+        let ratio = |r: &Value| {
+            num(&r["slow"]["latency_us"]["p99"]) / num(&r["clean"]["latency_us"]["p99"])
+        };
+        rows.push(Row {
+            scenario: "S6",
+            metric: "healthy sockets' p99, 1% not reading ÷ clean run".into(),
+            values: runs(&d).map(ratio).collect(),
+            unit: "×",
+            minimum: "≤ 1.20".into(),
+            goal: "≤ 1.10".into(),
+            meets: |v| (v <= 1.2, v <= 1.1),
+        });
+        rows.push(Row {
+            scenario: "S6",
+            metric: "server RSS peak growth with slow sockets, per slow socket".into(),
+            values: runs(&d)
+                .map(|r| {
+                    let s = &r["slow"];
+                    (num(&s["rss_peak_kib"]) - num(&r["clean"]["rss_peak_kib"]))
+                        / num(&s["slow"]).max(1.0)
+                })
+                .collect(),
+            unit: "KiB",
+            minimum: "≤ queue cap (256 frames ≈ 400 KiB)".into(),
+            goal: "same".into(),
+            meets: |v| (v <= 400.0, v <= 400.0),
+        });
+        rows.push(Row {
+            scenario: "S6",
+            metric: "time from first event until every slow socket was closed".into(),
+            values: runs(&d)
+                .map(|r| {
+                    r["slow"]["shed_within_secs"]
+                        .as_f64()
+                        .unwrap_or(f64::INFINITY)
+                })
+                .collect(),
+            unit: "s",
+            minimum: "bounded".into(),
+            goal: "–".into(),
+            meets: |v| (v.is_finite(), v.is_finite()),
+        });
+    }
+    rows
+}
+
+fn fmt(v: f64) -> String {
+    if !v.is_finite() {
+        return "n/a".into();
+    }
+    if v.abs() >= 10_000.0 {
+        let s = format!("{:.0}", v);
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Writes the report (and the plot beside it in `docs/`) from the results in `dir`.
+pub fn write(dir: &Path, report: &Path) -> anyhow::Result<()> {
+    let rows = rows(dir);
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "no results in {}: run `scholia bench all` first",
+        dir.display()
+    );
+    let mut md = String::new();
+    let machine = ["s1", "s2", "s3", "s4", "s5", "s6"]
+        .iter()
+        .find_map(|s| load(dir, s))
+        .map(|d| d["machine"].clone())
+        .unwrap_or_default();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Generated by `scholia bench all` (rewrite from the JSON in `{}/` with `scholia bench report`). Every figure is the median of {} fresh-server runs with the range in brackets.\n",
+        dir.display(),
+        load(dir, "s1").map_or(0, |d| runs(&d).count())
+    );
+    let _ = writeln!(
+        md,
+        "Machine: {} CPUs ({}), Linux {}, {}. Server pinned to CPU {}, load generator to CPU {}.\n",
+        machine["cpus"],
+        machine["model"].as_str().unwrap_or("?"),
+        machine["kernel"].as_str().unwrap_or("?"),
+        machine["date"].as_str().unwrap_or("?"),
+        machine["server_cpus"].as_str().unwrap_or("none"),
+        machine["load_cpus"].as_str().unwrap_or("none")
+    );
+    let _ = writeln!(
+        md,
+        "| | figure | result | minimum | goal | |\n|---|---|---|---|---|---|"
+    );
+    for r in &rows {
+        let (med, lo, hi) = median_range(&r.values);
+        let (min_ok, goal_ok) = (r.meets)(med);
+        let status = match (min_ok, goal_ok) {
+            (true, true) => "goal met",
+            (true, false) => "minimum met",
+            _ => "**missed**",
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} {} [{} – {}] | {} | {} | {} |",
+            r.scenario,
+            r.metric,
+            fmt(med),
+            r.unit,
+            fmt(lo),
+            fmt(hi),
+            r.minimum,
+            r.goal,
+            status
+        );
+    }
+    md.push_str(include_str!("method.md"));
+    md.push_str(
+        "\n![Latency distributions and throughput against connection count](docs/benchmarks.svg)\n",
+    );
+    std::fs::write(report, md)?;
+    let svg = super::report_svg::plot(dir)?;
+    let svg_path = report
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("docs/benchmarks.svg");
+    if let Some(p) = svg_path.parent() {
+        std::fs::create_dir_all(p)?;
+    }
+    std::fs::write(&svg_path, svg)?;
+    eprintln!("wrote {} and {}", report.display(), svg_path.display());
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! A socket's outbound queue: bounded, one consumer (the socket's task), fed by the registry, (the
+//! socket's task). It replaces a `tokio::sync::mpsc` channel, which allocates a 32-slot block
+//! (about 1.5 KiB with its bookkeeping) for every socket up front; this queue allocates nothing
+//! until a frame is queued and gives its memory back once drained, so an idle socket costs a
+//! few dozen bytes here.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::Notify;
+
+/// A drained queue keeps at most this much capacity (frames) for the next burst.
+const KEEP_CAPACITY: usize = 8;
+
+struct State {
+    frames: VecDeque<Utf8Bytes>,
+    cap: usize,
+    senders: usize,
+    receiver_gone: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    ready: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across a panic point that matters; recover the data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The queue holds `cap` frames already.
+    Full,
+    /// The socket's task is gone.
+    Closed,
+}
+
+pub struct Sender {
+    shared: Arc<Shared>,
+}
+
+pub struct Receiver {
+    shared: Arc<Shared>,
+}
+
+/// A queue that holds at most `cap` frames.
+pub fn channel(cap: usize) -> (Sender, Receiver) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            frames: VecDeque::new(),
+            cap: cap.max(1),
+            senders: 1,
+            receiver_gone: false,
+        }),
+        ready: Notify::new(),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+impl Sender {
+    pub fn try_send(&self, frame: Utf8Bytes) -> Result<(), TrySendError> {
+        {
+            let mut st = self.shared.lock();
+            if st.receiver_gone {
+                return Err(TrySendError::Closed);
+            }
+            if st.frames.len() >= st.cap {
+                return Err(TrySendError::Full);
+            }
+            st.frames.push_back(frame);
+        }
+        // Stores a permit if the task is not waiting yet, so no wake-up is lost.
+        self.shared.ready.notify_one();
+        Ok(())
+    }
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        self.shared.lock().senders += 1;
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let last = {
+            let mut st = self.shared.lock();
+            st.senders -= 1;
+            st.senders == 0
+        };
+        if last {
+            self.shared.ready.notify_one();
+        }
+    }
+}
+
+impl Receiver {
+    /// The next frame; `None` once every sender is gone and the queue is empty.
+    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+        loop {
+            {
+                let mut st = self.shared.lock();
+                if let Some(f) = pop(&mut st) {
+                    return Some(f);
+                }
+                if st.senders == 0 {
+                    return None;
+                }
+            }
+            self.shared.ready.notified().await;
+        }
+    }
+
+    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
+        pop(&mut self.shared.lock())
+    }
+}
+
+fn pop(st: &mut State) -> Option<Utf8Bytes> {
+    let f = st.frames.pop_front();
+    if st.frames.is_empty() && st.frames.capacity() > KEEP_CAPACITY {
+        st.frames = VecDeque::new();
+    }
+    f
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.receiver_gone = true;
+        st.frames.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bounded_in_order_and_closes() {
+        let (tx, mut rx) = channel(2);
+        tx.try_send("a".into()).unwrap();
+        tx.try_send("b".into()).unwrap();
+        assert_eq!(tx.try_send("c".into()), Err(TrySendError::Full));
+        assert_eq!(rx.recv().await.as_deref(), Some("a"));
+        assert_eq!(rx.try_recv().as_deref(), Some("b"));
+        assert_eq!(rx.try_recv(), None);
+        tx.try_send("d".into()).unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await.as_deref(), Some("d"));
+        assert_eq!(rx.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_is_woken_and_a_gone_one_refuses_frames() {
+        let (tx, mut rx) = channel(4);
+        let waiter = tokio::spawn(async move {
+            let f = rx.recv().await;
+            (f, rx)
+        });
+        tokio::task::yield_now().await;
+        tx.try_send("x".into()).unwrap();
+        let (f, rx) = waiter.await.unwrap();
+        assert_eq!(f.as_deref(), Some("x"));
+        drop(rx);
+        assert_eq!(tx.try_send("y".into()), Err(TrySendError::Closed));
+    }
+}
