@@ -18,7 +18,7 @@ use crate::bus::{Bus, LocalBus, tailer};
 use crate::client::{self, ClientAssets, demo::DemoClient};
 use crate::config::Config;
 use crate::domain::Identity;
-use crate::realtime::{self, registry::Registry};
+use crate::realtime::{self, preload::Preloads, registry::Registry};
 use crate::render::Site;
 use crate::store::Db;
 
@@ -38,6 +38,8 @@ struct Inner {
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The open WebSockets and their subscriptions.
     realtime: Arc<Registry>,
+    /// Local creates handed to the router by seq.
+    preloads: Preloads,
     /// Tracks tasks that outlive a request (sockets), so shutdown can wait for them.
     tasks: TaskTracker,
     /// Cancelled when the server stops; sockets then close with 1012.
@@ -76,6 +78,7 @@ impl AppState {
             wake_tailer: Arc::new(Notify::new()),
             metrics: crate::metrics::handle(),
             realtime: Arc::new(Registry::default()),
+            preloads: Preloads::default(),
             tasks: TaskTracker::new(),
             shutdown,
             client: Arc::new(ClientAssets::load(config_assets.as_deref())),
@@ -109,6 +112,9 @@ impl AppState {
 
     pub fn realtime(&self) -> &Arc<Registry> {
         &self.0.realtime
+    }
+    pub fn realtime_preloads(&self) -> &Preloads {
+        &self.0.preloads
     }
     pub fn tasks(&self) -> &TaskTracker {
         &self.0.tasks

@@ -15,6 +15,7 @@ use super::write::{self, Prepared};
 use crate::app::AppState;
 use crate::domain::{Annotation, AnnotationId, ModerationStatus, authz};
 use crate::input;
+use crate::render::{Related, ViewerFacts, render};
 use crate::store::{AnnotationWrite, ChangeAction, ModerationChange};
 
 pub fn router() -> Router<AppState> {
@@ -40,6 +41,11 @@ async fn load(state: &AppState, id: &str) -> ApiResult<Annotation> {
 
 /// Stores a prepared create or update (the change-log row goes in the same transaction), wakes
 /// the tailer, and answers the annotation as its author now sees it.
+///
+/// A create is answered from what the request already holds (the new annotation has no flags,
+/// and its author, group and document title are known), and the same facts are handed to the
+/// router so it need not read them back either; an update is read back, since flags and
+/// another writer's document title may apply.
 async fn store_and_present(
     state: &AppState,
     who: &crate::domain::Identity,
@@ -50,8 +56,9 @@ async fn store_and_present(
     let Prepared {
         mut annotation,
         claims,
+        group,
     } = prepared;
-    annotation.document_id = state
+    let (document_id, seq) = state
         .db()
         .write_annotation(&AnnotationWrite {
             annotation: &annotation,
@@ -60,8 +67,31 @@ async fn store_and_present(
             src_client_id: client_id,
         })
         .await?;
+    annotation.document_id = document_id;
+    if action != ChangeAction::Create {
+        state.changes_written();
+        return Ok(Json(present(state, &annotation, Some(who)).await?));
+    }
+    let document_title = match (&claims, document_id) {
+        (Some(c), _) if c.title.is_some() => c.title.clone(),
+        (_, Some(doc)) => state.db().document_title(doc).await?,
+        (_, None) => None,
+    };
+    let related = Related {
+        author_display_name: Some(who.user.display_name.clone()),
+        document_title,
+        group: Some(group),
+        flag_count: 0,
+    };
+    let viewer = ViewerFacts {
+        is_author: true,
+        can_moderate: authz::can_moderate(&annotation, related.group.as_ref(), Some(who)),
+        flagged: false,
+    };
+    let body = render(state.site(), &annotation, &related, viewer);
+    state.realtime_preloads().put(seq, annotation, related);
     state.changes_written();
-    Ok(Json(present(state, &annotation, Some(who)).await?))
+    Ok(Json(body))
 }
 
 async fn create(

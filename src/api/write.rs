@@ -14,6 +14,8 @@ use crate::uri;
 pub struct Prepared {
     pub annotation: Annotation,
     pub claims: Option<DocumentClaims>,
+    /// The annotation's group, as checked for writing.
+    pub group: Group,
 }
 
 fn bad(reason: impl Into<String>) -> ApiError {
@@ -109,7 +111,7 @@ pub async fn prepare_create(
         created: now,
         updated: now,
         userid: who.userid.clone(),
-        groupid: group.pubid,
+        groupid: group.pubid.clone(),
         target_uri_normalized: normalize("uri", &data.uri)?,
         target_uri: data.uri,
         text: data.text,
@@ -125,7 +127,11 @@ pub async fn prepare_create(
         version,
         deleted: false,
     };
-    Ok(Prepared { annotation, claims })
+    Ok(Prepared {
+        annotation,
+        claims,
+        group,
+    })
 }
 
 /// The moderation status after an edit of a shared annotation (spec §8.6): none becomes
@@ -192,6 +198,7 @@ pub async fn prepare_update(
     Ok(Prepared {
         annotation: ann,
         claims,
+        group,
     })
 }
 

@@ -41,7 +41,7 @@ struct Row {
     meets: fn(f64) -> (bool, bool),
 }
 
-fn runs<'a>(doc: &'a Value) -> impl Iterator<Item = &'a Value> {
+fn runs(doc: &Value) -> impl Iterator<Item = &Value> {
     doc["runs"].as_array().into_iter().flatten()
 }
 

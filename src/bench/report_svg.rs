@@ -36,13 +36,13 @@ fn curves(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
     if let Some(r) = first_run(dir, "s4") {
         add("S4 POST→frame", &r["latency_us"]);
     }
-    if let Some(r) = first_run(dir, "s2") {
-        if let Some(step) = r["steps"].as_array().and_then(|s| s.last()) {
-            add(
-                &format!("S2 broadcast {} ev/s", step["rate"]),
-                &step["latency_us"],
-            );
-        }
+    if let Some(r) = first_run(dir, "s2")
+        && let Some(step) = r["steps"].as_array().and_then(|s| s.last())
+    {
+        add(
+            &format!("S2 broadcast {} ev/s", step["rate"]),
+            &step["latency_us"],
+        );
     }
     if let Some(r) = first_run(dir, "s6") {
         add("S6 clean", &r["clean"]["latency_us"]);

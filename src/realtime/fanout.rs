@@ -127,12 +127,23 @@ impl Router {
             return Ok(());
         };
         let db = self.state.db().clone();
-        let Some(ann) = db.annotation(id).await? else {
-            tracing::debug!(
-                annotation = id,
-                "event for an annotation that no longer exists"
-            );
-            return Ok(());
+        // A local create handed over what it wrote; anything else is read back.
+        let preloaded = match change.action {
+            ChangeAction::Create => self.state.realtime_preloads().take(change.seq),
+            _ => None,
+        };
+        let (ann, known) = match preloaded {
+            Some(p) => (p.ann, Some(p.related)),
+            None => match db.annotation(id).await? {
+                Some(ann) => (ann, None),
+                None => {
+                    tracing::debug!(
+                        annotation = id,
+                        "event for an annotation that no longer exists"
+                    );
+                    return Ok(());
+                }
+            },
         };
         let uris = db
             .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
@@ -142,10 +153,14 @@ impl Router {
             handles().routed(change.action).increment(1);
             return Ok(());
         }
-        let group = db.group_by_pubid(&ann.groupid).await?;
+        let group = match &known {
+            Some(k) => k.group.clone(),
+            None => db.group_by_pubid(&ann.groupid).await?,
+        };
         let author_nipsa = self.author_nipsa(&ann.userid).await?;
         let deleting = change.action == ChangeAction::Delete;
-        let flaggers: HashSet<i64> = if deleting {
+        // A just-created annotation has no flags yet.
+        let flaggers: HashSet<i64> = if deleting || known.is_some() {
             HashSet::new()
         } else {
             db.flaggers(&ann.id).await?.into_iter().collect()
@@ -162,6 +177,8 @@ impl Router {
 
         let related = if deleting {
             None
+        } else if let Some(k) = known {
+            Some(k)
         } else {
             Some(Related {
                 author_display_name: db.display_names(&[&ann.userid]).await?.remove(&ann.userid),

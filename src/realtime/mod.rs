@@ -6,6 +6,7 @@
 //! - [`index`]: keys → sockets, so routing never scans every socket.
 //! - [`registry`]: the open sockets, their filters, identities and outbound queues.
 //! - [`outbox`]: a socket's bounded outbound queue.
+//! - [`preload`]: what a local create hands the router, so it is not read back.
 //! - [`socket`]: one socket's task: read, write, keep alive, close.
 //! - [`audience`]: who receives an annotation event, and as which viewer class (pure).
 //! - [`fanout`]: the router task: change log → authorised, rendered frames → queues.
@@ -20,6 +21,7 @@ pub mod filter;
 pub mod index;
 pub mod inject;
 pub mod outbox;
+pub mod preload;
 pub mod protocol;
 pub mod registry;
 pub mod socket;
@@ -39,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::extract::bearer_token;
 use crate::app::AppState;
 use crate::domain::Identity;
-use socket::{Limits, Socket};
+use socket::Socket;
 
 /// `/ws`, plus h's streamer 404 for paths below it.
 pub fn router() -> Router<AppState> {
@@ -124,6 +126,8 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
         None => None,
     };
     let limits = state.config().socket_limits();
+    // Shared from here on: a socket's tasks hold a pointer, not a copy of the user and roles.
+    let identity = identity.map(Arc::new);
     // Held until the socket's task ends, so shutdown waits for sockets to close (axum's
     // graceful shutdown does not track upgraded connections).
     let tracked = state.tasks().token();
@@ -133,20 +137,26 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
         .read_buffer_size(limits.read_buffer_bytes)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
-        .on_upgrade(move |ws| async move {
-            serve(ws, state, identity, epoch, limits).await;
-            drop(tracked);
+        // Boxed so axum's upgrade task holds a pointer rather than this whole future beside
+        // its own state: the socket lives for hours, and every byte here is per socket.
+        .on_upgrade(move |ws| {
+            // The socket itself is boxed too: passed by value, each async layer below would keep
+            // its own 368-byte slot for it for the socket's whole life.
+            let ws = Box::new(ws);
+            Box::pin(async move {
+                serve(ws, state, identity, epoch).await;
+                drop(tracked);
+            })
         })
 }
 
 /// Registers an upgraded socket, runs it, and accounts for it.
-async fn serve(
-    ws: WebSocket,
-    state: AppState,
-    identity: Option<Identity>,
-    epoch: u64,
-    limits: Limits,
-) {
+///
+/// Everything passed by value here stays in the socket's task for its whole life, so it is
+/// kept to pointers: the socket and the identity come boxed and shared, the limits are read
+/// from the configuration.
+async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identity>>, epoch: u64) {
+    let limits = state.config().socket_limits();
     let (outbox_tx, outbox) = outbox::channel(limits.queue);
     let slow = CancellationToken::new();
     let userid = identity.as_ref().map(|i| i.userid.clone());
@@ -156,7 +166,7 @@ async fn serve(
         "anonymous"
     };
     let registry = state.realtime().clone();
-    let id = registry.register(identity.map(Arc::new), outbox_tx, slow.clone());
+    let id = registry.register(identity, outbox_tx, slow.clone());
     if let Some(userid) = &userid
         && registry.user_epoch() != epoch
     {

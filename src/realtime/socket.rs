@@ -132,13 +132,14 @@ where
     E: std::fmt::Display,
 {
     let (mut sink, mut stream) = ws.split();
-    let limits = sock.limits;
+    let limits = &sock.limits;
     let start = Instant::now();
     let mut heartbeat = tokio::time::interval_at(start + limits.heartbeat, limits.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_heard = start;
     let mut bucket = TokenBucket::new(limits.messages_per_second, limits.message_burst, start);
-    let mut throttled_until: Option<Instant> = None;
+    // Boxed and only while throttled: an inline timer would take room in every socket's task.
+    let mut throttle: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     // Created once, not per loop turn: each creation registers a waiter on the token, and a
     // socket loops once per delivery.
     let (shutdown, slow) = (sock.shutdown.clone(), sock.slow.clone());
@@ -168,11 +169,11 @@ where
                 events_out.increment(batch.len() as u64);
                 batch
             }
-            _ = tokio::time::sleep_until(throttled_until.unwrap_or(start)), if throttled_until.is_some() => {
-                throttled_until = None;
+            _ = async { if let Some(t) = throttle.as_mut() { t.as_mut().await } }, if throttle.is_some() => {
+                throttle = None;
                 continue;
             }
-            msg = stream.next(), if throttled_until.is_none() => {
+            msg = stream.next(), if throttle.is_none() => {
                 last_heard = Instant::now();
                 let raw = match msg {
                     Some(Ok(Message::Text(t))) => Bytes::copy_from_slice(t.as_bytes()),
@@ -185,7 +186,7 @@ where
                 };
                 if let Some(wait) = bucket.take(last_heard) {
                     metrics::counter!("scholia_ws_throttled_total").increment(1);
-                    throttled_until = Some(last_heard + wait);
+                    throttle = Some(Box::pin(tokio::time::sleep_until(last_heard + wait)));
                 }
                 match handle(&sock, &raw) {
                     Ok(Some(reply)) => vec![Message::Text(reply.into())],

@@ -57,15 +57,15 @@ impl Db {
     }
 
     /// Stores a created or updated annotation and appends its change-log row. Returns the
-    /// annotation's document id as stored (new when claims were recorded).
+    /// annotation's document id as stored (new when claims were recorded) and the change's seq.
     pub async fn write_annotation(
         &self,
         w: &AnnotationWrite<'_>,
-    ) -> Result<Option<i64>, sqlx::Error> {
+    ) -> Result<(Option<i64>, i64), sqlx::Error> {
         let a = w.annotation;
         let quote = quote_of(a);
         let engine = self.engine();
-        let document_id = db_run!(self, |p| {
+        let written = db_run!(self, |p| {
             let mut tx = p.begin_write().await?;
             let mut document_id = a.document_id;
             if let Some(claims) = w.document {
@@ -155,11 +155,11 @@ impl Db {
                 groupid: Some(&a.groupid),
                 src_client_id: w.src_client_id,
             };
-            append_change!(tx, &entry)?;
+            let seq = append_change!(tx, &entry)?;
             tx.commit().await?;
-            document_id
+            (document_id, seq)
         });
-        Ok(document_id)
+        Ok(written)
     }
 
     /// Soft-deletes an annotation (h keeps the row, marked deleted) and appends `delete`.

@@ -92,9 +92,9 @@ pub(crate) struct ChangeEntry<'a> {
 macro_rules! append_change {
     ($tx:expr, $entry:expr) => {{
         let entry: &$crate::store::changelog::ChangeEntry<'_> = $entry;
-        sqlx::query(
+        sqlx::query_scalar::<_, i64>(
             "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
         )
         .bind(entry.action.map(|a| a.as_str()))
         .bind(entry.annotation_id)
@@ -102,7 +102,7 @@ macro_rules! append_change {
         .bind(entry.groupid)
         .bind(entry.src_client_id)
         .bind($crate::domain::time::now_micros())
-        .execute(&mut *$tx)
+        .fetch_one(&mut *$tx)
         .await
     }};
 }

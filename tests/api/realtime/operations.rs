@@ -127,7 +127,12 @@ async fn a_socket_that_stops_reading_is_dropped_not_waited_for() {
             assert_eq!(notification(&ev).1["id"], ann["id"], "event {i}");
         }
         let metrics = app.metrics_text().await;
-        if metrics.contains("scholia_ws_slow_closed_total") {
+        let slow_closed = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("scholia_ws_slow_closed_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if slow_closed > 0.0 {
             closed_slow = true;
             break;
         }
