@@ -218,6 +218,13 @@ pub async fn run(
 
     let app = router(state.clone());
     let graceful = shutdown.clone();
+    // Events go out the moment they are routed: Nagle's algorithm would hold a frame back while
+    // an earlier one is unacknowledged.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -56,7 +56,7 @@ pub enum Scenario {
     S2 {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
-        #[arg(long, value_delimiter = ',', default_value = "20,40,60,80")]
+        #[arg(long, value_delimiter = ',', default_value = "10,20,40,80")]
         rates: Vec<f64>,
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
@@ -75,8 +75,10 @@ pub enum Scenario {
     S4 {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
-        #[arg(long, default_value_t = 1000.0)]
-        rate: f64,
+        /// POSTs per second: the scenario's rate, then any others to compare (a fresh server
+        /// for each).
+        #[arg(long, value_delimiter = ',', default_value = "1000,200")]
+        rates: Vec<f64>,
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
     },
@@ -93,7 +95,10 @@ pub enum Scenario {
     S6 {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
-        #[arg(long, default_value_t = 10.0)]
+        /// Events per second (each to every socket).
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
         secs: f64,
     },
     /// Every scenario with its defaults, then BENCHMARKS.md and the SVG plot.
@@ -196,8 +201,8 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
             "s3",
             json!({"counts": counts, "events": events, "paced": paced}),
         ),
-        Scenario::S4 { conns, rate, secs } => {
-            ("s4", json!({"conns": conns, "rate": rate, "secs": secs}))
+        Scenario::S4 { conns, rates, secs } => {
+            ("s4", json!({"conns": conns, "rates": rates, "secs": secs}))
         }
         Scenario::S5 {
             idle,
@@ -207,7 +212,9 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
             "s5",
             json!({"idle": idle, "concurrency": concurrency, "secs": secs}),
         ),
-        Scenario::S6 { conns, secs } => ("s6", json!({"conns": conns, "secs": secs})),
+        Scenario::S6 { conns, rate, secs } => {
+            ("s6", json!({"conns": conns, "rate": rate, "secs": secs}))
+        }
         _ => ("", Value::Null),
     }
 }
@@ -249,7 +256,13 @@ async fn scenario(
                 let counts: Vec<usize> = list("counts").into_iter().map(|c| c as usize).collect();
                 scenarios::s3(place, &counts, f("events") as u64, f("paced")).await?
             }
-            "s4" => scenarios::s4(place, f("conns") as usize, f("rate"), f("secs")).await?,
+            "s4" => {
+                let mut steps = vec![];
+                for rate in list("rates") {
+                    steps.push(scenarios::s4(place, f("conns") as usize, rate, f("secs")).await?);
+                }
+                json!({"steps": steps})
+            }
             "s5" => {
                 scenarios::s5(
                     place,
@@ -261,8 +274,8 @@ async fn scenario(
             }
             "s6" => {
                 let conns = f("conns") as usize;
-                let clean = scenarios::s6(place, conns, 0, f("secs")).await?;
-                let slow = scenarios::s6(place, conns, conns / 100, f("secs")).await?;
+                let clean = scenarios::s6(place, conns, 0, f("rate"), f("secs")).await?;
+                let slow = scenarios::s6(place, conns, conns / 100, f("rate"), f("secs")).await?;
                 json!({"clean": clean, "slow": slow})
             }
             _ => anyhow::bail!("unknown scenario {name}"),

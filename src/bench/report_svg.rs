@@ -34,7 +34,12 @@ fn curves(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
         }
     };
     if let Some(r) = first_run(dir, "s4") {
-        add("S4 POST→frame", &r["latency_us"]);
+        for step in r["steps"].as_array().into_iter().flatten() {
+            add(
+                &format!("S4 POST→frame, {} POST/s", step["rate"]),
+                &step["latency_us"],
+            );
+        }
     }
     if let Some(r) = first_run(dir, "s2")
         && let Some(step) = r["steps"].as_array().and_then(|s| s.last())
@@ -79,7 +84,7 @@ pub fn plot(dir: &Path) -> anyhow::Result<String> {
         2.0 * W,
         2.0 * W
     );
-    // Left: latency (log x, 1 µs .. 1 s) against percentile (linear y, 0..100).
+    // Left: latency (log x, 1 µs .. 10 s) against percentile (linear y, 0..100).
     axis(
         &mut svg,
         0.0,
@@ -88,13 +93,13 @@ pub fn plot(dir: &Path) -> anyhow::Result<String> {
         "percentile",
     );
     let (lx0, lx1, ly0, ly1) = (PAD, W - 10.0, H - PAD, 30.0);
-    let xs = |us: f64| lx0 + (us.max(1.0).log10() / 6.0).min(1.0) * (lx1 - lx0);
+    let xs = |us: f64| lx0 + (us.max(1.0).log10() / 7.0).min(1.0) * (lx1 - lx0);
     let ys = |q: f64| ly0 - q * (ly0 - ly1);
-    for (i, label) in ["1µs", "10µs", "100µs", "1ms", "10ms", "100ms", "1s"]
+    for (i, label) in ["1µs", "10µs", "100µs", "1ms", "10ms", "100ms", "1s", "10s"]
         .iter()
         .enumerate()
     {
-        let x = lx0 + i as f64 / 6.0 * (lx1 - lx0);
+        let x = lx0 + i as f64 / 7.0 * (lx1 - lx0);
         let _ = write!(
             svg,
             r##"<text x="{x}" y="{}" font-size="10" font-family="sans-serif" text-anchor="middle">{label}</text><line x1="{x}" y1="{ly1}" x2="{x}" y2="{ly0}" stroke="#ddd"/>"##,

@@ -258,9 +258,15 @@ pub async fn s5(
     }))
 }
 
-/// S6: S2's setup at 50 events/s with ~1.5 KB frames, with and without 1% of sockets that
-/// stop reading.
-pub async fn s6(place: &Placement, conns: usize, slow: usize, secs: f64) -> anyhow::Result<Value> {
+/// S6: S2's setup with ~1.6 KB frames at a rate the server sustains, with and without 1% of
+/// sockets that stop reading.
+pub async fn s6(
+    place: &Placement,
+    conns: usize,
+    slow: usize,
+    rate: f64,
+    secs: f64,
+) -> anyhow::Result<Value> {
     let server = Server::start(place, &[]).await?;
     let extra = [format!("--stop-reading={slow}")];
     let (mut workers, _) = hold(
@@ -273,7 +279,6 @@ pub async fn s6(place: &Placement, conns: usize, slow: usize, secs: f64) -> anyh
         &extra,
     )
     .await?;
-    let rate = 50.0;
     let rss0 = server.rss_kib();
     let t0 = Instant::now();
     let sampler = {

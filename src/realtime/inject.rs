@@ -1,5 +1,5 @@
 //! An in-process publish path for load tests (`scholia bench`): synthetic annotation events are
-//! built in memory and routed by the same code as committed changes ([`fanout::route`]: index
+//! built in memory and routed by the same code as committed changes ([`super::route::route`]: index
 //! lookup, permission check, render once per viewer class, hand-off to socket queues), skipping
 //! HTTP and the store. It measures what routing and delivery cost by themselves.
 //!
@@ -15,8 +15,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::fanout::{Loaded, route};
 use super::filter::event_keys;
+use super::route::{Loaded, route};
 use crate::api::error::{ApiError, ApiResult};
 use crate::app::AppState;
 use crate::domain::time::now_micros;
@@ -66,10 +66,12 @@ async fn inject(
     }
     let group = state.db().group_by_pubid("__world__").await?;
     let userid = format!("acct:bench@{}", state.authority());
-    let uris: Vec<String> = (0..req.uri_count.min(1_000_000))
+    // (as sent, normalised) per target, as a client's annotation would have them.
+    let uris: Vec<(String, String)> = (0..req.uri_count.min(1_000_000))
         .map(|n| {
             let raw = req.uri_template.replace("{n}", &n.to_string());
-            uri::normalize(&raw).unwrap_or(raw)
+            let normalized = uri::normalize(&raw).unwrap_or_else(|_| raw.clone());
+            (raw, normalized)
         })
         .collect();
     let padding = "x".repeat(req.text_bytes);
@@ -99,7 +101,7 @@ async fn inject(
 fn synthetic(
     userid: &str,
     group: Option<crate::domain::Group>,
-    target: &str,
+    (target, normalized): &(String, String),
     padding: &str,
     k: u64,
 ) -> (Change, Loaded) {
@@ -116,8 +118,8 @@ fn synthetic(
         updated: now,
         userid: userid.to_owned(),
         groupid: "__world__".into(),
-        target_uri: target.to_owned(),
-        target_uri_normalized: target.to_owned(),
+        target_uri: target.clone(),
+        target_uri_normalized: normalized.clone(),
         text: format!("bstamp:{stamp};{padding}"),
         tags: vec![],
         shared: true,
@@ -131,7 +133,13 @@ fn synthetic(
         version: None,
         deleted: false,
     };
-    let keys = event_keys(&id, &ann.groupid, &[], &[target.to_owned()], None);
+    let keys = event_keys(
+        &id,
+        &ann.groupid,
+        &[],
+        std::slice::from_ref(normalized),
+        None,
+    );
     let change = Change {
         // Not a row of the change log; 0 marks a synthetic event on the wire.
         seq: 0,

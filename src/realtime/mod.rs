@@ -10,6 +10,7 @@
 //! - [`socket`]: one socket's task: read, write, keep alive, close.
 //! - [`audience`]: who receives an annotation event, and as which viewer class (pure).
 //! - [`fanout`]: the router task: change log → authorised, rendered frames → queues.
+//! - [`route`]: the synchronous part of routing one event (lookup, check, render, hand-off).
 //! - [`inject`]: synthetic events routed in process, for load tests (`--bench-endpoints`).
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
@@ -24,6 +25,7 @@ pub mod outbox;
 pub mod preload;
 pub mod protocol;
 pub mod registry;
+pub mod route;
 pub mod socket;
 
 use std::sync::Arc;

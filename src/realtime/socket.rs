@@ -131,7 +131,9 @@ where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
 {
-    let (mut sink, mut stream) = ws.split();
+    // Not split into halves: reading and writing take turns in this one task, so the socket
+    // needs no lock between them.
+    let mut ws = ws;
     let limits = &sock.limits;
     let start = Instant::now();
     let mut heartbeat = tokio::time::interval_at(start + limits.heartbeat, limits.heartbeat);
@@ -173,7 +175,7 @@ where
                 throttle = None;
                 continue;
             }
-            msg = stream.next(), if throttle.is_none() => {
+            msg = ws.next(), if throttle.is_none() => {
                 last_heard = Instant::now();
                 let raw = match msg {
                     Some(Ok(Message::Text(t))) => Bytes::copy_from_slice(t.as_bytes()),
@@ -212,28 +214,27 @@ where
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = &mut slow => break Ending::Slow,
-            written = write_all(&mut sink, writing) => if !written { break Ending::Gone },
+            written = write_all(&mut ws, writing) => if !written { break Ending::Gone },
         }
     };
 
     // Boxed: only a closing socket needs the timers, so they do not enlarge every socket's task.
-    Box::pin(finish(sink, stream, ending)).await;
+    Box::pin(finish(ws, ending)).await;
     ending
 }
 
 /// Sends the close frame (if the ending has one) and waits briefly for the peer's.
-async fn finish<Si, St, E>(mut sink: Si, mut stream: St, ending: Ending)
+async fn finish<S, E>(mut ws: S, ending: Ending)
 where
-    Si: Sink<Message> + Unpin,
-    St: Stream<Item = Result<Message, E>> + Unpin,
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
 {
     if let Some(frame) = ending.close_frame() {
-        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, ws.send(Message::Close(Some(frame)))).await;
     }
     if ending != Ending::Gone {
         let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            let _ = sink.flush().await;
-            while let Some(Ok(_)) = stream.next().await {}
+            let _ = ws.flush().await;
+            while let Some(Ok(_)) = ws.next().await {}
         })
         .await;
     }

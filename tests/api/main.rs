@@ -5,6 +5,7 @@ mod helpers;
 
 mod annotations;
 mod auth;
+mod bench;
 mod changelog;
 mod cli;
 mod client;

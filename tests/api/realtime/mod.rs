@@ -13,6 +13,7 @@ mod client;
 mod connection;
 mod delivery;
 mod filtering;
+mod inject;
 mod messages;
 mod moderation;
 mod operations;
