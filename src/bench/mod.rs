@@ -6,16 +6,18 @@
 //!
 //! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
-//! - [`driver`]: the server under test, workers, paced POSTs, the server's metrics.
-//! - [`scenarios`]: S1–S6. [`report`]: medians, ranges, the table and the plot.
+//! - [`driver`]: the server under test, workers, the server's metrics; [`post`]: paced POSTs.
+//! - [`scenarios`]: S1–S6. [`report`] (with `table`): medians, ranges, the table and the plot.
 //! - [`hist`], [`proc`]: latency histograms and `/proc` readings.
 
 pub mod driver;
 pub mod hist;
+pub mod post;
 pub mod proc;
 pub mod report;
 mod report_svg;
 pub mod scenarios;
+mod table;
 pub mod worker;
 pub mod wsclient;
 

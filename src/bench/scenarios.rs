@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::driver::{Placement, Received, Server, Worker, drain, hold, post_paced, wait_for};
+use super::driver::{Placement, Received, Server, Worker, drain, hold, wait_for};
 use super::hist::Histogram;
+use super::post::post_paced;
 use super::proc;
 
 /// Connections per worker process (the open-file cap is 20,000 per process).
