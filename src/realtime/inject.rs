@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::filter::event_keys;
 use super::route::{Loaded, route};
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::JsonBody;
 use crate::app::AppState;
 use crate::domain::time::now_micros;
 use crate::domain::{Annotation, ModerationStatus};
@@ -55,10 +56,9 @@ pub fn router() -> Router<AppState> {
 
 /// Routes the batch, then answers with how many frames were handed to sockets and how long the
 /// batch took (wall time on the server).
-async fn inject(
-    State(state): State<AppState>,
-    Json(req): Json<InjectRequest>,
-) -> ApiResult<Json<Value>> {
+async fn inject(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+    let req: InjectRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::BadRequest(format!("inject request: {e}")))?;
     if req.uri_count == 0 || !req.rate.is_finite() || req.rate < 0.0 {
         return Err(ApiError::BadRequest(
             "uri_count must be positive and rate a non-negative number".into(),

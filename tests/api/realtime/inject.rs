@@ -80,4 +80,22 @@ async fn bad_inject_requests_get_h_error_bodies() {
     assert_eq!(r.status(), 400);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["status"], "failure", "{body}");
+    // Not JSON, and JSON of the wrong shape: h's error body with a reason, never a panic.
+    for bad in ["{not json", r#"{"events": "many"}"#] {
+        let r = app
+            .client
+            .post(app.url("/_bench/inject"))
+            .header("content-type", "application/json")
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["status"], "failure", "{body}");
+        assert!(
+            body["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{body}"
+        );
+    }
 }
