@@ -72,15 +72,6 @@ impl Histogram {
         }
         lower_bound(BUCKETS - 1)
     }
-
-    /// Non-empty buckets as (lower bound in ns, count), for plots.
-    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, c)| (lower_bound(i), *c))
-    }
 }
 
 #[cfg(test)]
