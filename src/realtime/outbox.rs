@@ -69,7 +69,7 @@ pub fn channel(cap: usize) -> (Sender, Receiver) {
 
 impl Sender {
     pub fn try_send(&self, frame: Utf8Bytes) -> Result<(), TrySendError> {
-        {
+        let was_empty = {
             let mut st = self.shared.lock();
             if st.receiver_gone {
                 return Err(TrySendError::Closed);
@@ -78,9 +78,15 @@ impl Sender {
                 return Err(TrySendError::Full);
             }
             st.frames.push_back(frame);
+            st.frames.len() == 1
+        };
+        // Only the first frame of a batch wakes the task: a queue that held frames already has a
+        // wake-up pending, or a task that is draining it and checks the queue before it waits
+        // again. A broadcast saves one `Notify` per frame that lands behind another. The notify
+        // stores a permit if the task is not waiting yet, so no wake-up is lost.
+        if was_empty {
+            self.shared.ready.notify_one();
         }
-        // Stores a permit if the task is not waiting yet, so no wake-up is lost.
-        self.shared.ready.notify_one();
         Ok(())
     }
 }
@@ -177,5 +183,28 @@ mod tests {
         assert_eq!(f.as_deref(), Some("x"));
         drop(rx);
         assert_eq!(tx.try_send("y".into()), Err(TrySendError::Closed));
+    }
+
+    #[tokio::test]
+    async fn frames_queued_behind_others_still_reach_a_waiting_receiver() {
+        let (tx, mut rx) = channel(8);
+        // Only "a" notifies; "b" lands behind it.
+        tx.try_send("a".into()).unwrap();
+        tx.try_send("b".into()).unwrap();
+        assert_eq!(rx.recv().await.as_deref(), Some("a"));
+        let waiter = tokio::spawn(async move {
+            let first = rx.recv().await;
+            let second = rx.recv().await;
+            (first, second)
+        });
+        tokio::task::yield_now().await;
+        // The queue is empty again, so this one notifies the waiting task.
+        tx.try_send("c".into()).unwrap();
+        let (first, second) = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("receiver woken")
+            .unwrap();
+        assert_eq!(first.as_deref(), Some("b"));
+        assert_eq!(second.as_deref(), Some("c"));
     }
 }

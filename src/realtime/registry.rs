@@ -5,7 +5,7 @@
 //! (map updates, pure permission checks, non-blocking `try_send`), and no lock is ever held
 //! across an `.await`, so a std mutex is cheaper than an async one and cannot deadlock a task.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::Key;
-use super::index::{Index, SocketId};
+use super::index::{IdMap, IdSet, Index, SocketId};
 use super::outbox;
 use crate::domain::Identity;
 
@@ -34,9 +34,9 @@ pub struct Entry {
 
 #[derive(Default)]
 struct State {
-    sockets: HashMap<SocketId, Entry>,
+    sockets: IdMap<Entry>,
     index: Index,
-    by_user: HashMap<String, HashSet<SocketId>>,
+    by_user: HashMap<String, IdSet>,
 }
 
 /// The outcome of handing frames to sockets.
@@ -179,7 +179,7 @@ impl Registry {
     /// Whether any socket is subscribed to any of `keys` (lets the router skip loading what
     /// nobody will receive).
     pub fn any_subscribed(&self, keys: &[Key]) -> bool {
-        !self.lock().index.candidates(keys).is_empty()
+        self.lock().index.any(keys)
     }
 
     /// The sockets subscribed to any of `keys` for which `decide` picks a viewer class.

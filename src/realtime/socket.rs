@@ -157,19 +157,7 @@ where
             _ = &mut slow => break Ending::Slow,
             frame = sock.outbox.recv() => {
                 let Some(first) = frame else { break Ending::Shutdown };
-                let mut bytes = first.len();
-                let mut batch = vec![Message::Text(first)];
-                while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-                    match sock.outbox.try_recv() {
-                        Some(f) => {
-                            bytes += f.len();
-                            batch.push(Message::Text(f));
-                        }
-                        None => break,
-                    }
-                }
-                events_out.increment(batch.len() as u64);
-                batch
+                Writing::Queued(first)
             }
             _ = async { if let Some(t) = throttle.as_mut() { t.as_mut().await } }, if throttle.is_some() => {
                 throttle = None;
@@ -191,7 +179,7 @@ where
                     throttle = Some(Box::pin(tokio::time::sleep_until(last_heard + wait)));
                 }
                 match handle(&sock, &raw) {
-                    Ok(Some(reply)) => vec![Message::Text(reply.into())],
+                    Ok(Some(reply)) => Writing::Control(vec![Message::Text(reply.into())]),
                     Ok(None) => continue,
                     Err(ending) => break ending,
                 }
@@ -207,14 +195,16 @@ where
                 if silent >= limits.heartbeat {
                     frames.push(Message::Ping(Bytes::new()));
                 }
-                frames
+                Writing::Control(frames)
             }
         };
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = &mut slow => break Ending::Slow,
-            written = write_all(&mut ws, writing) => if !written { break Ending::Gone },
+            written = write(&mut ws, &mut sock.outbox, writing, &events_out) => {
+                if !written { break Ending::Gone }
+            }
         }
     };
 
@@ -238,6 +228,45 @@ where
         })
         .await;
     }
+}
+
+/// What one turn of the socket loop writes.
+enum Writing {
+    /// Event frames: this one, then whatever else is queued, up to the batch limits.
+    Queued(Utf8Bytes),
+    /// Replies and keep-alives.
+    Control(Vec<Message>),
+}
+
+/// Writes one turn's frames and flushes once. Event frames go from the queue straight into the
+/// WebSocket's write buffer, `first` and then whatever is queued behind it up to the batch
+/// limits: a socket that fell behind catches up in one `send`, and nothing is collected on the
+/// way (a broadcast wakes every socket, so a per-turn list would be an allocation per delivery
+/// round).
+async fn write<Si: Sink<Message> + Unpin>(
+    sink: &mut Si,
+    outbox: &mut Receiver,
+    writing: Writing,
+    counter: &metrics::Counter,
+) -> bool {
+    let first = match writing {
+        Writing::Control(frames) => return write_all(sink, frames).await,
+        Writing::Queued(first) => first,
+    };
+    let (mut frames, mut bytes) = (1, first.len());
+    if sink.feed(Message::Text(first)).await.is_err() {
+        return false;
+    }
+    while frames < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+        let Some(f) = outbox.try_recv() else { break };
+        frames += 1;
+        bytes += f.len();
+        if sink.feed(Message::Text(f)).await.is_err() {
+            return false;
+        }
+    }
+    counter.increment(frames as u64);
+    sink.flush().await.is_ok()
 }
 
 async fn write_all<Si: Sink<Message> + Unpin>(sink: &mut Si, frames: Vec<Message>) -> bool {
