@@ -51,6 +51,12 @@ pub struct Config {
     pub ws_message_burst: u32,
     /// Bytes a socket reads at a time (tungstenite's read buffer, resident per socket).
     pub ws_read_buffer_bytes: usize,
+    /// Writes per second a socket settles to once it has spent `ws_write_burst`: a socket sent
+    /// events faster than this gets them in batches, one write per 1/rate seconds, instead of
+    /// one write each. 0 writes every event at once.
+    pub ws_write_rate: f64,
+    /// Writes a socket makes at once, however close together, before `ws_write_rate` applies.
+    pub ws_write_burst: u32,
     /// The `build/` folder of the `hypothesis` npm package, served as the Hypothesis client
     /// (`/embed.js`, `/app.html`, `/client/build/...`).
     pub client_assets: Option<PathBuf>,
@@ -83,6 +89,8 @@ impl Default for Config {
             ws_messages_per_second: 20.0,
             ws_message_burst: 100,
             ws_read_buffer_bytes: 1024,
+            ws_write_rate: 2.0,
+            ws_write_burst: 10,
             client_assets: None,
             demo: false,
             bench_endpoints: false,
@@ -141,6 +149,8 @@ impl Config {
                 "ws_messages_per_second",
                 "ws_message_burst",
                 "ws_read_buffer_bytes",
+                "ws_write_rate",
+                "ws_write_burst",
                 "client_assets",
                 "demo",
             ]))
@@ -178,6 +188,10 @@ impl Config {
             "ws_messages_per_second and ws_message_burst must be positive"
         );
         anyhow::ensure!(
+            self.ws_write_rate >= 0.0 && self.ws_write_rate.is_finite() && self.ws_write_burst > 0,
+            "ws_write_rate must be zero or positive and ws_write_burst positive"
+        );
+        anyhow::ensure!(
             self.ws_read_buffer_bytes >= 128,
             "ws_read_buffer_bytes must be at least 128"
         );
@@ -199,6 +213,8 @@ impl Config {
             messages_per_second: self.ws_messages_per_second,
             message_burst: f64::from(self.ws_message_burst),
             read_buffer_bytes: self.ws_read_buffer_bytes,
+            write_rate: self.ws_write_rate,
+            write_burst: f64::from(self.ws_write_burst),
         }
     }
 

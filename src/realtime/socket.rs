@@ -6,13 +6,14 @@
 //! The loop is generic over `Sink + Stream` of axum messages, so its timing rules are tested
 //! with channels and paused time (see `tests.rs`), and integration tests cover the real thing.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::filter::FilterLimits;
@@ -38,6 +39,10 @@ pub struct Limits {
     /// Messages a client may send in a burst before throttling starts.
     pub message_burst: f64,
     pub read_buffer_bytes: usize,
+    /// Writes per second a socket settles to once its burst is spent (0: no pacing).
+    pub write_rate: f64,
+    /// Writes a socket makes at once before the pacing applies.
+    pub write_burst: f64,
 }
 
 impl Default for Limits {
@@ -51,6 +56,8 @@ impl Default for Limits {
             messages_per_second: 20.0,
             message_burst: 100.0,
             read_buffer_bytes: 1024,
+            write_rate: 2.0,
+            write_burst: 10.0,
         }
     }
 }
@@ -141,7 +148,18 @@ where
     let mut last_heard = start;
     let mut bucket = TokenBucket::new(limits.messages_per_second, limits.message_burst, start);
     // Boxed and only while throttled: an inline timer would take room in every socket's task.
-    let mut throttle: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    let mut throttle: Option<Pin<Box<Sleep>>> = None;
+    // Write pacing. A socket sent events faster than `write_rate` once its burst is spent gets
+    // them in batches, one write per 1/rate seconds: on loopback a `send` costs several µs
+    // whatever it carries, so a broadcast to many sockets at a high event rate costs a fraction
+    // per event when each write carries a dozen frames, and a socket that receives a few events
+    // a second never waits. While paced, the first frame waits here with its timer, and the
+    // rest wait in the queue (whose bound still closes a socket that cannot keep up).
+    let mut pacing = (limits.write_rate > 0.0)
+        .then(|| TokenBucket::new(limits.write_rate, limits.write_burst, start));
+    let mut held: Option<(Pin<Box<Sleep>>, Utf8Bytes)> = None;
+    // Set when a write stopped at the batch limits: the rest follows without waiting again.
+    let mut catching_up = false;
     // Created once, not per loop turn: each creation registers a waiter on the token, and a
     // socket loops once per delivery.
     let (shutdown, slow) = (sock.shutdown.clone(), sock.slow.clone());
@@ -155,8 +173,22 @@ where
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = &mut slow => break Ending::Slow,
-            frame = sock.outbox.recv() => {
+            frame = sock.outbox.recv(), if held.is_none() => {
                 let Some(first) = frame else { break Ending::Shutdown };
+                let wait = match pacing.as_mut() {
+                    Some(p) if !std::mem::take(&mut catching_up) => p.take(Instant::now()),
+                    _ => None,
+                };
+                match wait {
+                    None => Writing::Queued(first),
+                    Some(wait) => {
+                        held = Some((Box::pin(tokio::time::sleep(wait)), first));
+                        continue;
+                    }
+                }
+            }
+            _ = async { if let Some((t, _)) = held.as_mut() { t.as_mut().await } }, if held.is_some() => {
+                let Some((_, first)) = held.take() else { continue };
                 Writing::Queued(first)
             }
             _ = async { if let Some(t) = throttle.as_mut() { t.as_mut().await } }, if throttle.is_some() => {
@@ -179,7 +211,10 @@ where
                     throttle = Some(Box::pin(tokio::time::sleep_until(last_heard + wait)));
                 }
                 match handle(&sock, &raw) {
-                    Ok(Some(reply)) => Writing::Control(vec![Message::Text(reply.into())]),
+                    Ok(Some(reply)) => Writing::Reply {
+                        held: held.take().map(|(_, first)| first),
+                        reply: Message::Text(reply.into()),
+                    },
                     Ok(None) => continue,
                     Err(ending) => break ending,
                 }
@@ -202,8 +237,9 @@ where
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = &mut slow => break Ending::Slow,
-            written = write(&mut ws, &mut sock.outbox, writing, &events_out) => {
-                if !written { break Ending::Gone }
+            written = write(&mut ws, &mut sock.outbox, writing, &events_out) => match written {
+                Some(more) => catching_up = more,
+                None => break Ending::Gone,
             }
         }
     };
@@ -234,7 +270,13 @@ where
 enum Writing {
     /// Event frames: this one, then whatever else is queued, up to the batch limits.
     Queued(Utf8Bytes),
-    /// Replies and keep-alives.
+    /// A reply, after every event queued before it (the held one first), paced or not: when a
+    /// `pong` arrives, the events queued before its `ping` was read have arrived too.
+    Reply {
+        held: Option<Utf8Bytes>,
+        reply: Message,
+    },
+    /// Keep-alives.
     Control(Vec<Message>),
 }
 
@@ -242,31 +284,42 @@ enum Writing {
 /// WebSocket's write buffer, `first` and then whatever is queued behind it up to the batch
 /// limits: a socket that fell behind catches up in one `send`, and nothing is collected on the
 /// way (a broadcast wakes every socket, so a per-turn list would be an allocation per delivery
-/// round).
+/// round). `None` if the connection failed; otherwise whether the write stopped at the limits
+/// with frames still queued.
 async fn write<Si: Sink<Message> + Unpin>(
     sink: &mut Si,
     outbox: &mut Receiver,
     writing: Writing,
     counter: &metrics::Counter,
-) -> bool {
+) -> Option<bool> {
     let first = match writing {
-        Writing::Control(frames) => return write_all(sink, frames).await,
+        Writing::Control(frames) => return write_all(sink, frames).await.then_some(false),
+        Writing::Reply { mut held, reply } => {
+            let mut frames = 0;
+            while let Some(f) = held.take().or_else(|| outbox.try_recv()) {
+                frames += 1;
+                sink.feed(Message::Text(f)).await.ok()?;
+            }
+            counter.increment(frames);
+            return write_all(sink, vec![reply]).await.then_some(false);
+        }
         Writing::Queued(first) => first,
     };
     let (mut frames, mut bytes) = (1, first.len());
-    if sink.feed(Message::Text(first)).await.is_err() {
-        return false;
-    }
+    sink.feed(Message::Text(first)).await.ok()?;
+    let mut full = true;
     while frames < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-        let Some(f) = outbox.try_recv() else { break };
+        let Some(f) = outbox.try_recv() else {
+            full = false;
+            break;
+        };
         frames += 1;
         bytes += f.len();
-        if sink.feed(Message::Text(f)).await.is_err() {
-            return false;
-        }
+        sink.feed(Message::Text(f)).await.ok()?;
     }
     counter.increment(frames as u64);
-    sink.flush().await.is_ok()
+    sink.flush().await.ok()?;
+    Some(full)
 }
 
 async fn write_all<Si: Sink<Message> + Unpin>(sink: &mut Si, frames: Vec<Message>) -> bool {

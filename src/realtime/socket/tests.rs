@@ -205,6 +205,59 @@ async fn pending_frames_leave_in_one_write() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_socket_sent_events_faster_than_the_write_rate_gets_them_in_batches() {
+    let mut c = start(Limits {
+        write_rate: 2.0,
+        write_burst: 1.0,
+        ..Limits::default()
+    });
+    let t0 = Instant::now();
+    let frame = |i: usize| Utf8Bytes::from(format!("{{\"n\":{i}}}"));
+    // The burst: written at once.
+    c.outbox.try_send(frame(0)).unwrap();
+    assert_eq!(c.next_text().await, r#"{"n":0}"#);
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    // Past it: the next write waits for the rate (1/2 s) and carries all three.
+    for i in 1..=3 {
+        c.outbox.try_send(frame(i)).unwrap();
+    }
+    for i in 1..=3 {
+        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+        assert_eq!(t0.elapsed(), Duration::from_millis(500));
+    }
+    assert_eq!(c.flushes.load(Ordering::SeqCst), 2);
+    // A reply is never paced, and it brings the events queued before it along, in order.
+    c.outbox.try_send(frame(5)).unwrap();
+    c.outbox.try_send(frame(6)).unwrap();
+    c.text(r#"{"type":"ping","id":7}"#);
+    assert_eq!(c.next_text().await, r#"{"n":5}"#);
+    assert_eq!(c.next_text().await, r#"{"n":6}"#);
+    assert!(c.next_text().await.contains(r#""reply_to":7"#));
+    assert_eq!(t0.elapsed(), Duration::from_millis(500));
+    // A quiet spell refills the bucket: the next event goes out at once.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    c.outbox.try_send(frame(4)).unwrap();
+    assert_eq!(c.next_text().await, r#"{"n":4}"#);
+    assert_eq!(t0.elapsed(), Duration::from_millis(1500));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_rate_of_zero_writes_every_event_at_once() {
+    let mut c = start(Limits {
+        write_rate: 0.0,
+        ..Limits::default()
+    });
+    let t0 = Instant::now();
+    for i in 0..30 {
+        c.outbox
+            .try_send(Utf8Bytes::from(format!("{{\"n\":{i}}}")))
+            .unwrap();
+        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+    }
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
 async fn fast_senders_are_throttled_not_dropped() {
     let mut c = start(Limits {
         messages_per_second: 1.0,
