@@ -58,7 +58,7 @@ pub enum Scenario {
     S2 {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
-        #[arg(long, value_delimiter = ',', default_value = "10,20,40,80")]
+        #[arg(long, value_delimiter = ',', default_value = "10,20,40,50,60,80")]
         rates: Vec<f64>,
         #[arg(long, default_value_t = 5.0)]
         secs: f64,

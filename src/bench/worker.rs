@@ -116,9 +116,25 @@ fn record(stats: &Mutex<Stats>, payload: &[u8]) {
     }
 }
 
+/// Opens connection `i`, trying again twice after a pause: on a busy loopback an odd SYN or
+/// handshake is lost now and then, and one lost connection should not abort a run of 19,000.
+async fn open(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
+    let mut attempt = 0;
+    loop {
+        match open_once(args, i).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if attempt >= 2 => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+        }
+    }
+}
+
 /// Upgrades, subscribes and waits for the reply to a ping sent after the filter, which the
 /// server answers only once the filter is in force.
-async fn open(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
+async fn open_once(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
     let index = args.offset + i;
     let path = match &args.token {
         Some(t) => format!("/ws?access_token={t}"),

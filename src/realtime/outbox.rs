@@ -69,7 +69,7 @@ pub fn channel(cap: usize) -> (Sender, Receiver) {
 
 impl Sender {
     pub fn try_send(&self, frame: Utf8Bytes) -> Result<(), TrySendError> {
-        let was_empty = {
+        let wake = {
             let mut st = self.shared.lock();
             if st.receiver_gone {
                 return Err(TrySendError::Closed);
@@ -78,13 +78,15 @@ impl Sender {
                 return Err(TrySendError::Full);
             }
             st.frames.push_back(frame);
-            st.frames.len() == 1
+            let len = st.frames.len();
+            len == 1 || len == half(st.cap)
         };
-        // Only the first frame of a batch wakes the task: a queue that held frames already has a
-        // wake-up pending, or a task that is draining it and checks the queue before it waits
-        // again. A broadcast saves one `Notify` per frame that lands behind another. The notify
-        // stores a permit if the task is not waiting yet, so no wake-up is lost.
-        if was_empty {
+        // Only the first frame of a batch wakes the task (and the one that fills half the queue,
+        // for a task holding its write back, see `half_full`): a queue that held frames already
+        // has a wake-up pending, or a task that is draining it and checks the queue before it
+        // waits again. A broadcast saves one `Notify` per frame that lands behind another. The
+        // notify stores a permit if the task is not waiting yet, so no wake-up is lost.
+        if wake {
             self.shared.ready.notify_one();
         }
         Ok(())
@@ -115,7 +117,7 @@ impl Drop for Sender {
 
 impl Receiver {
     /// The next frame; `None` once every sender is gone and the queue is empty.
-    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+    pub async fn recv(&self) -> Option<Utf8Bytes> {
         loop {
             {
                 let mut st = self.shared.lock();
@@ -130,9 +132,27 @@ impl Receiver {
         }
     }
 
-    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
+    pub fn try_recv(&self) -> Option<Utf8Bytes> {
         pop(&mut self.shared.lock())
     }
+
+    /// Returns once at least half the queue's capacity is taken (a socket holding its write
+    /// back for pacing must not fill up and be closed as slow).
+    pub async fn half_full(&self) {
+        loop {
+            {
+                let st = self.shared.lock();
+                if st.frames.len() >= half(st.cap) {
+                    return;
+                }
+            }
+            self.shared.ready.notified().await;
+        }
+    }
+}
+
+fn half(cap: usize) -> usize {
+    (cap / 2).max(1)
 }
 
 fn pop(st: &mut State) -> Option<Utf8Bytes> {
@@ -157,7 +177,7 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_in_order_and_closes() {
-        let (tx, mut rx) = channel(2);
+        let (tx, rx) = channel(2);
         tx.try_send("a".into()).unwrap();
         tx.try_send("b".into()).unwrap();
         assert_eq!(tx.try_send("c".into()), Err(TrySendError::Full));
@@ -172,7 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_receiver_is_woken_and_a_gone_one_refuses_frames() {
-        let (tx, mut rx) = channel(4);
+        let (tx, rx) = channel(4);
         let waiter = tokio::spawn(async move {
             let f = rx.recv().await;
             (f, rx)
@@ -186,8 +206,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn half_full_wakes_a_waiting_receiver() {
+        let (tx, rx) = channel(8);
+        tx.try_send("a".into()).unwrap();
+        let waiter = tokio::spawn(async move {
+            rx.half_full().await;
+            rx
+        });
+        tokio::task::yield_now().await;
+        for f in ["b", "c", "d"] {
+            tx.try_send(f.into()).unwrap();
+        }
+        let rx = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken at half full")
+            .unwrap();
+        assert_eq!(rx.try_recv().as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
     async fn frames_queued_behind_others_still_reach_a_waiting_receiver() {
-        let (tx, mut rx) = channel(8);
+        let (tx, rx) = channel(8);
         // Only "a" notifies; "b" lands behind it.
         tx.try_send("a".into()).unwrap();
         tx.try_send("b".into()).unwrap();

@@ -16,6 +16,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
+use self::pacing::{Pacing, TokenBucket};
 use super::filter::FilterLimits;
 use super::index::SocketId;
 use super::outbox::Receiver;
@@ -133,7 +134,7 @@ pub struct Socket {
 }
 
 /// Runs the socket until it ends, then closes it; returns why it ended.
-pub async fn drive<S, E>(ws: S, mut sock: Socket) -> Ending
+pub async fn drive<S, E>(ws: S, sock: Socket) -> Ending
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::fmt::Display,
@@ -149,17 +150,8 @@ where
     let mut bucket = TokenBucket::new(limits.messages_per_second, limits.message_burst, start);
     // Boxed and only while throttled: an inline timer would take room in every socket's task.
     let mut throttle: Option<Pin<Box<Sleep>>> = None;
-    // Write pacing. A socket sent events faster than `write_rate` once its burst is spent gets
-    // them in batches, one write per 1/rate seconds: on loopback a `send` costs several µs
-    // whatever it carries, so a broadcast to many sockets at a high event rate costs a fraction
-    // per event when each write carries a dozen frames, and a socket that receives a few events
-    // a second never waits. While paced, the first frame waits here with its timer, and the
-    // rest wait in the queue (whose bound still closes a socket that cannot keep up).
-    let mut pacing = (limits.write_rate > 0.0)
-        .then(|| TokenBucket::new(limits.write_rate, limits.write_burst, start));
-    let mut held: Option<(Pin<Box<Sleep>>, Utf8Bytes)> = None;
-    // Set when a write stopped at the batch limits: the rest follows without waiting again.
-    let mut catching_up = false;
+    let mut pacing = Pacing::new(limits.write_rate, limits.write_burst, start);
+    // Writes are paced (see `pacing`): a frame held back waits there, the rest in the queue.
     // Created once, not per loop turn: each creation registers a waiter on the token, and a
     // socket loops once per delivery.
     let (shutdown, slow) = (sock.shutdown.clone(), sock.slow.clone());
@@ -173,22 +165,8 @@ where
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = &mut slow => break Ending::Slow,
-            frame = sock.outbox.recv(), if held.is_none() => {
+            frame = pacing.next(&sock.outbox) => {
                 let Some(first) = frame else { break Ending::Shutdown };
-                let wait = match pacing.as_mut() {
-                    Some(p) if !std::mem::take(&mut catching_up) => p.take(Instant::now()),
-                    _ => None,
-                };
-                match wait {
-                    None => Writing::Queued(first),
-                    Some(wait) => {
-                        held = Some((Box::pin(tokio::time::sleep(wait)), first));
-                        continue;
-                    }
-                }
-            }
-            _ = async { if let Some((t, _)) = held.as_mut() { t.as_mut().await } }, if held.is_some() => {
-                let Some((_, first)) = held.take() else { continue };
                 Writing::Queued(first)
             }
             _ = async { if let Some(t) = throttle.as_mut() { t.as_mut().await } }, if throttle.is_some() => {
@@ -212,7 +190,7 @@ where
                 }
                 match handle(&sock, &raw) {
                     Ok(Some(reply)) => Writing::Reply {
-                        held: held.take().map(|(_, first)| first),
+                        held: pacing.release(),
                         reply: Message::Text(reply.into()),
                     },
                     Ok(None) => continue,
@@ -237,8 +215,8 @@ where
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = &mut slow => break Ending::Slow,
-            written = write(&mut ws, &mut sock.outbox, writing, &events_out) => match written {
-                Some(more) => catching_up = more,
+            written = write(&mut ws, &sock.outbox, writing, &events_out) => match written {
+                Some(stopped_at_limits) => pacing.wrote(stopped_at_limits),
                 None => break Ending::Gone,
             }
         }
@@ -288,7 +266,7 @@ enum Writing {
 /// with frames still queued.
 async fn write<Si: Sink<Message> + Unpin>(
     sink: &mut Si,
-    outbox: &mut Receiver,
+    outbox: &Receiver,
     writing: Writing,
     counter: &metrics::Counter,
 ) -> Option<bool> {
@@ -381,32 +359,6 @@ fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
     Ok(reply)
 }
 
-/// Client message rate limiting: `burst` tokens, refilled at `rate` per second.
-struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    at: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: f64, burst: f64, now: Instant) -> TokenBucket {
-        TokenBucket {
-            rate,
-            burst,
-            tokens: burst,
-            at: now,
-        }
-    }
-
-    /// Spends a token; when none is left, how long to wait before reading again.
-    fn take(&mut self, now: Instant) -> Option<Duration> {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - 1.0;
-        self.at = now;
-        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.rate))
-    }
-}
-
+mod pacing;
 #[cfg(test)]
 mod tests;

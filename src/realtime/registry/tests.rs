@@ -36,7 +36,7 @@ fn filters_replace_and_unregister_cleans_up() {
 fn a_full_queue_marks_only_that_socket_slow() {
     let reg = Registry::default();
     let (tx_slow, _keep) = outbox::channel(1);
-    let (tx_ok, mut rx_ok) = outbox::channel(8);
+    let (tx_ok, rx_ok) = outbox::channel(8);
     let slow = CancellationToken::new();
     let s = reg.register(None, tx_slow, slow.clone());
     let o = reg.register(None, tx_ok, CancellationToken::new());

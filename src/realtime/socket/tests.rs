@@ -242,6 +242,31 @@ async fn a_socket_sent_events_faster_than_the_write_rate_gets_them_in_batches() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_held_write_goes_at_once_when_half_the_queue_is_full() {
+    let mut c = start(Limits {
+        queue: 8,
+        write_rate: 0.1,
+        write_burst: 1.0,
+        ..Limits::default()
+    });
+    let t0 = Instant::now();
+    let frame = |i: usize| Utf8Bytes::from(format!("{{\"n\":{i}}}"));
+    c.outbox.try_send(frame(0)).unwrap();
+    assert_eq!(c.next_text().await, r#"{"n":0}"#);
+    // Frame 1 is held for ten seconds; by frame 5 half the queue (4) is taken behind it, so
+    // the write goes now rather than let the queue fill and the socket be closed as slow.
+    for i in 1..=5 {
+        c.outbox.try_send(frame(i)).unwrap();
+        tokio::task::yield_now().await;
+    }
+    for i in 1..=5 {
+        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+    }
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    assert!(!c.slow.is_cancelled());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_write_rate_of_zero_writes_every_event_at_once() {
     let mut c = start(Limits {
         write_rate: 0.0,
