@@ -42,8 +42,9 @@ fn curves(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
             );
         }
     }
+    // The step the table reports: the fastest one sustained.
     if let Some(r) = first_run(dir, "s2")
-        && let Some(step) = r["steps"].as_array().and_then(|s| s.last())
+        && let Some(step) = super::table::s2_best(&r)
     {
         add(
             &format!(

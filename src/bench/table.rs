@@ -26,7 +26,7 @@ pub(super) fn runs(doc: &Value) -> impl Iterator<Item = &Value> {
 /// S2's sustained figure in one run: the step with the most deliveries/s among those where
 /// nothing was dropped and no backlog built up (every event reached its last socket within a
 /// second at p99).
-fn s2_best(run: &Value) -> Option<&Value> {
+pub(super) fn s2_best(run: &Value) -> Option<&Value> {
     run["steps"]
         .as_array()?
         .iter()
