@@ -98,6 +98,16 @@ fn start(limits: Limits) -> Client {
 }
 
 impl Client {
+    /// Queues the event frame `{"n":i}`.
+    fn event(&self, i: usize) {
+        self.outbox
+            .try_send(Utf8Bytes::from(format!("{{\"n\":{i}}}")))
+            .unwrap();
+    }
+    /// Waits for the event frame `{"n":i}`.
+    async fn expect_event(&mut self, i: usize) {
+        assert_eq!(self.next_text().await, format!("{{\"n\":{i}}}"));
+    }
     fn text(&self, s: &str) {
         self.send.send(Ok(Message::Text(s.into()))).unwrap();
     }
@@ -194,12 +204,10 @@ async fn invalid_json_closes_with_1000() {
 async fn pending_frames_leave_in_one_write() {
     let mut c = start(Limits::default());
     for i in 0..3 {
-        c.outbox
-            .try_send(Utf8Bytes::from(format!("{{\"n\":{i}}}")))
-            .unwrap();
+        c.event(i);
     }
     for i in 0..3 {
-        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+        c.expect_event(i).await;
     }
     assert_eq!(c.flushes.load(Ordering::SeqCst), 1);
 }
@@ -212,32 +220,31 @@ async fn a_socket_sent_events_faster_than_the_write_rate_gets_them_in_batches() 
         ..Limits::default()
     });
     let t0 = Instant::now();
-    let frame = |i: usize| Utf8Bytes::from(format!("{{\"n\":{i}}}"));
     // The burst: written at once.
-    c.outbox.try_send(frame(0)).unwrap();
-    assert_eq!(c.next_text().await, r#"{"n":0}"#);
+    c.event(0);
+    c.expect_event(0).await;
     assert_eq!(t0.elapsed(), Duration::ZERO);
     // Past it: the next write waits for the rate (1/2 s) and carries all three.
     for i in 1..=3 {
-        c.outbox.try_send(frame(i)).unwrap();
+        c.event(i);
     }
     for i in 1..=3 {
-        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+        c.expect_event(i).await;
         assert_eq!(t0.elapsed(), Duration::from_millis(500));
     }
     assert_eq!(c.flushes.load(Ordering::SeqCst), 2);
     // A reply is never paced, and it brings the events queued before it along, in order.
-    c.outbox.try_send(frame(5)).unwrap();
-    c.outbox.try_send(frame(6)).unwrap();
+    c.event(5);
+    c.event(6);
     c.text(r#"{"type":"ping","id":7}"#);
-    assert_eq!(c.next_text().await, r#"{"n":5}"#);
-    assert_eq!(c.next_text().await, r#"{"n":6}"#);
+    c.expect_event(5).await;
+    c.expect_event(6).await;
     assert!(c.next_text().await.contains(r#""reply_to":7"#));
     assert_eq!(t0.elapsed(), Duration::from_millis(500));
     // A quiet spell refills the bucket: the next event goes out at once.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    c.outbox.try_send(frame(4)).unwrap();
-    assert_eq!(c.next_text().await, r#"{"n":4}"#);
+    c.event(4);
+    c.expect_event(4).await;
     assert_eq!(t0.elapsed(), Duration::from_millis(1500));
 }
 
@@ -250,17 +257,16 @@ async fn a_held_write_goes_at_once_when_half_the_queue_is_full() {
         ..Limits::default()
     });
     let t0 = Instant::now();
-    let frame = |i: usize| Utf8Bytes::from(format!("{{\"n\":{i}}}"));
-    c.outbox.try_send(frame(0)).unwrap();
-    assert_eq!(c.next_text().await, r#"{"n":0}"#);
+    c.event(0);
+    c.expect_event(0).await;
     // Frame 1 is held for ten seconds; by frame 5 half the queue (4) is taken behind it, so
     // the write goes now rather than let the queue fill and the socket be closed as slow.
     for i in 1..=5 {
-        c.outbox.try_send(frame(i)).unwrap();
+        c.event(i);
         tokio::task::yield_now().await;
     }
     for i in 1..=5 {
-        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+        c.expect_event(i).await;
     }
     assert_eq!(t0.elapsed(), Duration::ZERO);
     assert!(!c.slow.is_cancelled());
@@ -274,10 +280,8 @@ async fn a_write_rate_of_zero_writes_every_event_at_once() {
     });
     let t0 = Instant::now();
     for i in 0..30 {
-        c.outbox
-            .try_send(Utf8Bytes::from(format!("{{\"n\":{i}}}")))
-            .unwrap();
-        assert_eq!(c.next_text().await, format!("{{\"n\":{i}}}"));
+        c.event(i);
+        c.expect_event(i).await;
     }
     assert_eq!(t0.elapsed(), Duration::ZERO);
 }
