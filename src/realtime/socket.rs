@@ -150,8 +150,8 @@ where
     let mut bucket = TokenBucket::new(limits.messages_per_second, limits.message_burst, start);
     // Boxed and only while throttled: an inline timer would take room in every socket's task.
     let mut throttle: Option<Pin<Box<Sleep>>> = None;
-    let mut pacing = Pacing::new(limits.write_rate, limits.write_burst, start);
     // Writes are paced (see `pacing`): a frame held back waits there, the rest in the queue.
+    let mut pacing = Pacing::new(limits.write_rate, limits.write_burst, start);
     // Created once, not per loop turn: each creation registers a waiter on the token, and a
     // socket loops once per delivery.
     let (shutdown, slow) = (sock.shutdown.clone(), sock.slow.clone());
@@ -273,10 +273,17 @@ async fn write<Si: Sink<Message> + Unpin>(
     let first = match writing {
         Writing::Control(frames) => return write_all(sink, frames).await.then_some(false),
         Writing::Reply { mut held, reply } => {
-            let mut frames = 0;
+            // Everything queued goes first, flushed every MAX_BATCH_BYTES so the WebSocket's
+            // write buffer stays as small as for any other write.
+            let (mut frames, mut bytes) = (0, 0);
             while let Some(f) = held.take().or_else(|| outbox.try_recv()) {
                 frames += 1;
+                bytes += f.len();
                 sink.feed(Message::Text(f)).await.ok()?;
+                if bytes >= MAX_BATCH_BYTES {
+                    sink.flush().await.ok()?;
+                    bytes = 0;
+                }
             }
             counter.increment(frames);
             return write_all(sink, vec![reply]).await.then_some(false);

@@ -273,6 +273,28 @@ async fn a_held_write_goes_at_once_when_half_the_queue_is_full() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_reply_behind_a_long_queue_flushes_it_in_bounded_batches() {
+    let mut c = start(Limits {
+        write_rate: 0.1,
+        write_burst: 1.0,
+        ..Limits::default()
+    });
+    c.event(0);
+    c.expect_event(0).await;
+    let big = |i: usize| Utf8Bytes::from(format!("{i}{}", "x".repeat(40 * 1024)));
+    for i in 1..=3 {
+        c.outbox.try_send(big(i)).unwrap();
+    }
+    c.text(r#"{"type":"ping","id":9}"#);
+    for i in 1..=3 {
+        assert!(c.next_text().await.starts_with(&i.to_string()));
+    }
+    assert!(c.next_text().await.contains(r#""reply_to":9"#));
+    // One flush for event 0, one once 64 KiB had gone in (frames 1 and 2), one at the end.
+    assert_eq!(c.flushes.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_write_rate_of_zero_writes_every_event_at_once() {
     let mut c = start(Limits {
         write_rate: 0.0,
