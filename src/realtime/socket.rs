@@ -1,5 +1,6 @@
 //! One socket's life: a single task that reads the client's messages, drains the socket's own
-//! bounded outbound queue (coalescing whatever is pending into one write), keeps the connection
+//! bounded outbound queue (coalescing whatever is pending into one write, with writes paced for
+//! a socket sent events faster than it needs them one by one: `pacing.rs`), keeps the connection
 //! alive, and closes it with a code that says why. Nothing else ever writes to the socket, and
 //! the router never waits on it: it only `try_send`s into the queue.
 //!
