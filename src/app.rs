@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -20,7 +19,7 @@ use crate::config::Config;
 use crate::domain::Identity;
 use crate::realtime::{self, preload::Preloads, registry::Registry};
 use crate::render::Site;
-use crate::store::Db;
+use crate::store::{Change, Db, Writer};
 
 /// State shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -34,7 +33,9 @@ struct Inner {
     bus: Arc<dyn Bus>,
     /// Wakes the change-log tailer after a local commit, so events go out without waiting for
     /// the next poll.
-    wake_tailer: Arc<Notify>,
+    wake_tailer: Arc<tailer::Wake>,
+    /// Group commit for annotation creates and updates.
+    writer: Writer,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The open WebSockets and their subscriptions.
     realtime: Arc<Registry>,
@@ -57,6 +58,7 @@ impl AppState {
     pub fn new(
         config: Config,
         db: Db,
+        writer: Writer,
         bound: SocketAddr,
         shutdown: CancellationToken,
         demo: Option<DemoClient>,
@@ -75,7 +77,8 @@ impl AppState {
             site,
             websocket_url,
             bus: Arc::new(LocalBus::new(4096)),
-            wake_tailer: Arc::new(Notify::new()),
+            wake_tailer: Arc::new(tailer::Wake::default()),
+            writer,
             metrics: crate::metrics::handle(),
             realtime: Arc::new(Registry::default()),
             preloads: Preloads::default(),
@@ -92,6 +95,9 @@ impl AppState {
     }
     pub fn db(&self) -> &Db {
         &self.0.db
+    }
+    pub fn writer(&self) -> &Writer {
+        &self.0.writer
     }
     pub fn site(&self) -> &Site {
         &self.0.site
@@ -132,9 +138,14 @@ impl AppState {
         &self.0.first_party_client_id
     }
 
-    /// Tells the tailer a local write committed.
+    /// Tells the tailer a local write committed; it reads what it was from the change log.
     pub fn changes_written(&self) {
-        self.0.wake_tailer.notify_one();
+        self.0.wake_tailer.written();
+    }
+
+    /// Hands the tailer a change a local write committed, so it is published without a read.
+    pub fn change_committed(&self, change: Change) {
+        self.0.wake_tailer.committed(change);
     }
 
     /// Resolves a bearer token to an identity with current group roles; read from the database
@@ -189,9 +200,11 @@ pub async fn run(
         None
     };
     let first_party = db.first_party_client(&config.authority()).await?;
+    let writer = Writer::start(db.for_writer().await?);
     let state = AppState::new(
         config,
         db.clone(),
+        writer,
         bound,
         shutdown.child_token(),
         demo,

@@ -15,8 +15,9 @@ use super::write::{self, Prepared};
 use crate::app::AppState;
 use crate::domain::{Annotation, AnnotationId, ModerationStatus, authz};
 use crate::input;
+use crate::realtime::preload::Preloaded;
 use crate::render::{Related, ViewerFacts, render};
-use crate::store::{AnnotationWrite, ChangeAction, ModerationChange};
+use crate::store::{AnnotationWrite, ChangeAction, ModerationChange, Written};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,13 +40,14 @@ async fn load(state: &AppState, id: &str) -> ApiResult<Annotation> {
         .ok_or(ApiError::NotFound)
 }
 
-/// Stores a prepared create or update (the change-log row goes in the same transaction), wakes
-/// the tailer, and answers the annotation as its author now sees it.
+/// Stores a prepared create or update through the group-commit writer (the change-log row goes
+/// in the same transaction), hands the committed change to the tailer, and answers the
+/// annotation as its author now sees it.
 ///
 /// A create is answered from what the request already holds (the new annotation has no flags,
-/// and its author, group and document title are known), and the same facts are handed to the
-/// router so it need not read them back either; an update is read back, since flags and
-/// another writer's document title may apply.
+/// and its author and group are known; its document title and routing facts were read in its
+/// transaction), and the same facts are handed to the router so it need not read them back
+/// either; an update is read back, since flags and another writer's document title may apply.
 async fn store_and_present(
     state: &AppState,
     who: &crate::domain::Identity,
@@ -54,28 +56,28 @@ async fn store_and_present(
     client_id: Option<&str>,
 ) -> ApiResult<Json<Value>> {
     let Prepared {
-        mut annotation,
+        annotation,
         claims,
         group,
     } = prepared;
-    let (document_id, seq) = state
-        .db()
-        .write_annotation(&AnnotationWrite {
-            annotation: &annotation,
-            document: claims.as_ref(),
+    let written = state
+        .writer()
+        .write(AnnotationWrite {
+            annotation,
+            document: claims,
             action,
-            src_client_id: client_id,
+            src_client_id: client_id.map(str::to_owned),
         })
         .await?;
-    annotation.document_id = document_id;
-    if action != ChangeAction::Create {
-        state.changes_written();
+    let Written {
+        annotation,
+        document_title,
+        change,
+        routing,
+    } = written;
+    let Some(routing) = routing.filter(|_| action == ChangeAction::Create) else {
+        state.change_committed(change);
         return Ok(Json(present(state, &annotation, Some(who)).await?));
-    }
-    let document_title = match (&claims, document_id) {
-        (Some(c), _) if c.title.is_some() => c.title.clone(),
-        (_, Some(doc)) => state.db().document_title(doc).await?,
-        (_, None) => None,
     };
     let related = Related {
         author_display_name: Some(who.user.display_name.clone()),
@@ -89,8 +91,16 @@ async fn store_and_present(
         flagged: false,
     };
     let body = render(state.site(), &annotation, &related, viewer);
-    state.realtime_preloads().put(seq, annotation, related);
-    state.changes_written();
+    let seq = change.seq;
+    state.realtime_preloads().put(
+        seq,
+        Preloaded {
+            ann: annotation,
+            related,
+            routing,
+        },
+    );
+    state.change_committed(change);
     Ok(Json(body))
 }
 

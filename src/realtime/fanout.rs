@@ -131,10 +131,10 @@ impl Router {
             ChangeAction::Create => self.state.realtime_preloads().take(change.seq),
             _ => None,
         };
-        let (ann, known) = match preloaded {
-            Some(p) => (p.ann, Some(p.related)),
+        let (ann, known, routing) = match preloaded {
+            Some(p) => (p.ann, Some(p.related), Some(p.routing)),
             None => match db.annotation(id).await? {
-                Some(ann) => (ann, None),
+                Some(ann) => (ann, None, None),
                 None => {
                     tracing::debug!(
                         annotation = id,
@@ -144,9 +144,15 @@ impl Router {
                 }
             },
         };
-        let uris = db
-            .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
-            .await?;
+        let (uris, preloaded_checkpoint) = match routing {
+            Some(r) => (r.uris, Some(r.checkpoint)),
+            None => {
+                let uris = db
+                    .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
+                    .await?;
+                (uris, None)
+            }
+        };
         let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
         if !self.state.realtime().any_subscribed(&keys) {
             handles().routed(change.action).increment(1);
@@ -165,9 +171,10 @@ impl Router {
             db.flaggers(&ann.id).await?.into_iter().collect()
         };
 
-        let checkpoint = match ann.document_id {
-            Some(doc) => db.active_checkpoint(&ann.groupid, doc).await?,
-            None => None,
+        let checkpoint = match (preloaded_checkpoint, ann.document_id) {
+            (Some(known), _) => known,
+            (None, Some(doc)) => db.active_checkpoint(&ann.groupid, doc).await?,
+            (None, None) => None,
         };
         let ancestor_authors = match &checkpoint {
             Some(_) => db.authors_of(&ann.references).await?,

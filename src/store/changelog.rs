@@ -90,7 +90,11 @@ pub(crate) struct ChangeEntry<'a> {
 
 /// Appends one row to the change log inside the transaction `$tx`.
 macro_rules! append_change {
-    ($tx:expr, $entry:expr) => {{
+    ($tx:expr, $entry:expr) => {
+        $crate::store::changelog::append_change!($tx, $entry, $crate::domain::time::now_micros())
+    };
+    // With the commit time chosen by the caller, who builds the published [`Change`] itself.
+    ($tx:expr, $entry:expr, $created:expr) => {{
         let entry: &$crate::store::changelog::ChangeEntry<'_> = $entry;
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
@@ -101,7 +105,7 @@ macro_rules! append_change {
         .bind(entry.userid)
         .bind(entry.groupid)
         .bind(entry.src_client_id)
-        .bind($crate::domain::time::now_micros())
+        .bind($created)
         .fetch_one(&mut *$tx)
         .await
     }};

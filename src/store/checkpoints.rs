@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use super::routing::RoutingTx;
 use super::{Db, StoreError, db_run};
 use crate::domain::time::now_micros;
 use crate::domain::{Group, User};
@@ -111,34 +112,11 @@ impl Db {
         group_pubid: &str,
         document_id: i64,
     ) -> Result<Option<CheckpointScope>, sqlx::Error> {
-        let active: Option<i64> = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT c.id FROM checkpoints c JOIN groups g ON g.id = c.group_id \
-                 WHERE g.pubid = $1 AND c.document_id = $2 AND (c.reveal_date IS NULL OR c.reveal_date > $3) \
-                 LIMIT 1",
-            )
-            .bind(group_pubid)
-            .bind(document_id)
-            .bind(now_micros())
-            .fetch_optional(p)
+        db_run!(self, |p| p
+            .acquire()
             .await?
-        });
-        if active.is_none() {
-            return Ok(None);
-        }
-        let instructors: Vec<String> = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT u.userid FROM group_members m JOIN groups g ON g.id = m.group_id \
-                 JOIN users u ON u.id = m.user_id WHERE g.pubid = $1 AND m.lms_role = $2",
-            )
-            .bind(group_pubid)
-            .bind(INSTRUCTOR)
-            .fetch_all(p)
-            .await?
-        });
-        Ok(Some(CheckpointScope {
-            instructors: instructors.into_iter().collect(),
-        }))
+            .active_checkpoint(group_pubid, document_id)
+            .await)
     }
 
     /// The authors of the given annotations (a reply's ancestors).

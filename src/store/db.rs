@@ -78,6 +78,26 @@ impl Db {
         Ok(db)
     }
 
+    /// The handle the group-commit writer uses: on SQLite a connection of its own (so its page
+    /// cache stays warm between its commits), on PostgreSQL the shared pool.
+    pub async fn for_writer(&self) -> anyhow::Result<Db> {
+        Ok(match self {
+            Db::Sqlite(p) => {
+                let options = (*p.connect_options()).clone();
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot open the writer's SQLite connection: {e}")
+                    })?;
+                Db::Sqlite(pool)
+            }
+            Db::Postgres(p) => Db::Postgres(p.clone()),
+        })
+    }
+
     async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,

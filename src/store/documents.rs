@@ -2,6 +2,7 @@
 //! DOI, PDF fingerprint, ...), recorded so that URI expansion can find every annotation on the
 //! same document (`h/models/document/_document.py`, `h/storage.py` `expand_uri`).
 
+use super::routing::RoutingTx;
 use super::{Db, db_run, placeholders};
 use crate::domain::time::now_micros;
 
@@ -122,30 +123,11 @@ impl Db {
         raw: &str,
         normalized: &str,
     ) -> Result<Vec<String>, sqlx::Error> {
-        let doc: Option<i64> = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT document_id FROM document_uris WHERE uri_normalized = $1 ORDER BY document_id LIMIT 1",
-            )
-            .bind(normalized)
-            .fetch_optional(p)
+        db_run!(self, |p| p
+            .acquire()
             .await?
-        });
-        let Some(doc) = doc else {
-            return Ok(vec![normalized.to_owned()]);
-        };
-        let rows: Vec<(String, String, String)> = db_run!(self, |p| {
-            sqlx::query_as("SELECT type, uri, uri_normalized FROM document_uris WHERE document_id = $1 ORDER BY id")
-                .bind(doc)
-                .fetch_all(p)
-                .await?
-        });
-        if rows
-            .iter()
-            .any(|(t, uri, _)| t == "rel-canonical" && uri == raw)
-        {
-            return Ok(vec![normalized.to_owned()]);
-        }
-        Ok(rows.into_iter().map(|(_, _, n)| n).collect())
+            .expand_uri(raw, normalized)
+            .await)
     }
 
     /// A document's title, if it has one.

@@ -6,6 +6,7 @@
 //! it is only ever built from constant fragments and `$N` placeholders, never from input, and
 //! every value is bound. That is the audit behind each `AssertSqlSafe`.
 
+mod annotation_write;
 mod annotations;
 pub mod changelog;
 pub mod checkpoints;
@@ -13,21 +14,26 @@ mod db;
 pub mod documents;
 mod groups;
 pub mod logins;
+mod routing;
 mod rows;
 pub mod search;
 mod tokens;
 mod users;
+mod writer;
 
-pub use annotations::{AnnotationWrite, ModerationChange};
+pub use annotation_write::{AnnotationWrite, Written};
+pub use annotations::ModerationChange;
 pub use changelog::{Change, ChangeAction};
 pub use checkpoints::CheckpointScope;
 pub(crate) use db::db_run;
 pub use db::{Db, Engine};
 pub use documents::{DocumentClaims, DocumentUri};
 pub use groups::{MembershipChange, NewGroup};
+pub use routing::RoutingFacts;
 pub use search::{SearchQuery, SearchResult, SortField};
 pub use tokens::{AuthClient, OAuthTokens, TokenLookup};
 pub use users::NewUser;
+pub use writer::Writer;
 
 /// `$from, $from+1, ...`: `count` bind placeholders for an `IN (...)` list.
 pub(crate) fn placeholders(from: usize, count: usize) -> String {

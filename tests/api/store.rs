@@ -9,7 +9,6 @@ use scholia::domain::{Annotation, GroupType};
 use scholia::store::{
     AnnotationWrite, ChangeAction, Db, DocumentClaims, DocumentUri, NewGroup, NewUser,
 };
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Backend, fresh_database};
@@ -17,6 +16,8 @@ use crate::on_both_engines;
 
 on_both_engines!(
     a_failed_write_leaves_no_rows,
+    a_failed_write_in_a_group_spoils_no_other,
+    handed_over_changes_fill_gaps_from_the_log,
     tailer_publishes_in_seq_order,
     claims_merge_documents
 );
@@ -52,9 +53,9 @@ fn annotation(id: &str, userid: &str, uri: &str) -> Annotation {
     }
 }
 
-fn write(a: &Annotation) -> AnnotationWrite<'_> {
+fn write(a: &Annotation) -> AnnotationWrite {
     AnnotationWrite {
-        annotation: a,
+        annotation: a.clone(),
         document: None,
         action: ChangeAction::Create,
         src_client_id: None,
@@ -101,7 +102,7 @@ async fn a_failed_write_leaves_no_rows(backend: Backend) {
     };
     let failed = db
         .write_annotation(&AnnotationWrite {
-            document: Some(&claims),
+            document: Some(claims),
             ..write(&dup)
         })
         .await;
@@ -132,11 +133,143 @@ async fn a_failed_write_leaves_no_rows(backend: Backend) {
     db.close().await;
 }
 
+/// Three writes share a transaction; the middle one reuses an id. It alone fails, the other
+/// two are stored with their change rows, and the facts a create reads in its transaction
+/// (routing, document title) agree with what the store answers afterwards.
+async fn a_failed_write_in_a_group_spoils_no_other(backend: Backend) {
+    let (db, _dir) = open(backend).await;
+    let first = annotation(
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "acct:a@example.com",
+        "http://a.example",
+    );
+    db.write_annotation(&write(&first)).await.unwrap();
+    let log_before = count(&db, "SELECT COUNT(*) FROM change_log").await;
+    let claims = |uri: &str| DocumentClaims {
+        claimant: uri.into(),
+        claimant_normalized: scholia::uri::normalize(uri).unwrap(),
+        title: Some("Title".into()),
+        uris: vec![DocumentUri {
+            uri: uri.into(),
+            uri_normalized: scholia::uri::normalize(uri).unwrap(),
+            r#type: "self-claim".into(),
+            content_type: String::new(),
+        }],
+    };
+    let b = annotation(
+        "BBBBBBBBBBBBBBBBBBBBBB",
+        "acct:a@example.com",
+        "http://b.example",
+    );
+    let c = annotation(
+        "CCCCCCCCCCCCCCCCCCCCCC",
+        "acct:a@example.com",
+        "http://b.example",
+    );
+    let group = [
+        AnnotationWrite {
+            document: Some(claims("http://b.example")),
+            ..write(&b)
+        },
+        write(&first),
+        AnnotationWrite {
+            document: Some(claims("http://b.example")),
+            ..write(&c)
+        },
+    ];
+    let results = db.write_annotations(&group).await;
+    assert!(
+        results[0].is_ok() && results[2].is_ok(),
+        "the good writes are stored"
+    );
+    assert!(results[1].is_err(), "the duplicate id is refused");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM annotations").await, 3);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM change_log").await,
+        log_before + 2
+    );
+    let stored_b = results[0].as_ref().unwrap();
+    let stored_c = results[2].as_ref().unwrap();
+    assert!(stored_b.change.seq < stored_c.change.seq);
+    assert_eq!(stored_b.document_title.as_deref(), Some("Title"));
+    assert!(stored_b.annotation.document_id.is_some());
+    assert_eq!(
+        stored_b.annotation.document_id,
+        stored_c.annotation.document_id
+    );
+    let expanded = db
+        .expand_uri("http://b.example", "httpx://b.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_c.routing.as_ref().map(|r| r.uris.clone()),
+        Some(expanded)
+    );
+    // The change handed back is the one the log holds.
+    let logged = db.changes_after(stored_b.change.seq - 1, 1).await.unwrap();
+    assert_eq!(logged, vec![stored_b.change.clone()]);
+    db.close().await;
+}
+
+/// A change handed over right after the last one published goes out as it was handed; one
+/// after a gap makes the tailer read the log, which fills the gap in order.
+async fn handed_over_changes_fill_gaps_from_the_log(backend: Backend) {
+    let (db, _dir) = open(backend).await;
+    let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(64));
+    let mut rx = bus.subscribe();
+    let wake = Arc::new(tailer::Wake::default());
+    let stop = CancellationToken::new();
+    let start = db.last_seq().await.unwrap();
+    let task = tokio::spawn(tailer::run(
+        db.clone(),
+        bus.clone(),
+        wake.clone(),
+        start,
+        stop.clone(),
+    ));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("published")
+            .unwrap()
+    };
+
+    // "Another process" writes (no wake-up), then a local write hands over its change only.
+    db.create_user(&NewUser {
+        username: "bob",
+        authority: "example.com",
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    db.set_nipsa("acct:bob@example.com", true).await.unwrap();
+    let ann = annotation(
+        "DDDDDDDDDDDDDDDDDDDDDD",
+        "acct:bob@example.com",
+        "http://d.example",
+    );
+    let written = db.write_annotation(&write(&ann)).await.unwrap();
+    wake.committed(written.change.clone());
+    let gap_filler = next().await;
+    assert_eq!(gap_filler.action, ChangeAction::UserChange);
+    assert_eq!(next().await, written.change);
+
+    // Handed over with no gap: published as handed, without reading the log.
+    let mut handed = written.change.clone();
+    handed.seq += 1;
+    handed.src_client_id = Some("handed-only".into());
+    wake.committed(handed.clone());
+    assert_eq!(next().await, handed);
+    stop.cancel();
+    task.await.unwrap();
+    db.close().await;
+}
+
 async fn tailer_publishes_in_seq_order(backend: Backend) {
     let (db, _dir) = open(backend).await;
     let bus: Arc<dyn Bus> = Arc::new(LocalBus::new(64));
     let mut rx = bus.subscribe();
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(tailer::Wake::default());
     let stop = CancellationToken::new();
     let start = db.last_seq().await.unwrap();
     let task = tokio::spawn(tailer::run(
@@ -173,7 +306,7 @@ async fn tailer_publishes_in_seq_order(backend: Backend) {
         .unwrap();
     db.set_nipsa("acct:alice@example.com", true).await.unwrap();
     db.remove_member(&group, &user, None).await.unwrap();
-    wake.notify_one();
+    wake.written();
 
     let mut got = vec![];
     for _ in 0..3 {
@@ -248,8 +381,8 @@ async fn claims_merge_documents(backend: Backend) {
     ];
     for (ann, d) in [(&a, &docs[0]), (&b, &docs[1]), (&c, &docs[2])] {
         db.write_annotation(&AnnotationWrite {
-            annotation: ann,
-            document: Some(d),
+            annotation: ann.clone(),
+            document: Some(d.clone()),
             action: ChangeAction::Create,
             src_client_id: None,
         })

@@ -1,0 +1,151 @@
+//! The two facts the router needs about an annotation's place besides the annotation itself: the
+//! URI expansion its event is looked up under and any active Hide & Reveal checkpoint. Written
+//! once over a connection, so the same SQL serves the router's reads through the pool and a
+//! create's own write transaction, which answers both while the pages are still warm and spares
+//! the router three reads per event.
+
+use super::checkpoints::{CheckpointScope, INSTRUCTOR};
+use crate::domain::time::now_micros;
+
+/// What a create's write transaction learned for routing its event.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoutingFacts {
+    /// The annotation's URI expansion (as [`Db::expand_uri`](super::Db::expand_uri) gives it).
+    pub uris: Vec<String>,
+    pub checkpoint: Option<CheckpointScope>,
+}
+
+const DOCUMENT_URIS: &str =
+    "SELECT type, uri, uri_normalized FROM document_uris WHERE document_id = $1 ORDER BY id";
+
+/// h's rule once the document is known (`h/storage.py` `expand_uri`): a rel-canonical match
+/// stays as it is (every annotation made on that page targets it already); otherwise every
+/// URI the document claims.
+fn expansion(rows: Vec<(String, String, String)>, raw: &str, normalized: &str) -> Vec<String> {
+    if rows
+        .iter()
+        .any(|(t, uri, _)| t == "rel-canonical" && uri == raw)
+    {
+        return vec![normalized.to_owned()];
+    }
+    rows.into_iter().map(|(_, _, n)| n).collect()
+}
+
+/// Routing reads, on one connection (pooled or inside a transaction).
+pub(crate) trait RoutingTx {
+    /// h's `expand_uri(normalized=True)` (spec §4.7).
+    fn expand_uri(
+        &mut self,
+        raw: &str,
+        normalized: &str,
+    ) -> impl Future<Output = Result<Vec<String>, sqlx::Error>> + Send;
+
+    /// The expansion when the caller knows `document_id` is the only document claiming
+    /// `normalized` (it has just recorded that claim): one read instead of two.
+    fn expand_in_document(
+        &mut self,
+        document_id: i64,
+        raw: &str,
+        normalized: &str,
+    ) -> impl Future<Output = Result<Vec<String>, sqlx::Error>> + Send;
+
+    /// The active checkpoint (reveal date unset or in the future) on this group and document.
+    fn active_checkpoint(
+        &mut self,
+        group_pubid: &str,
+        document_id: i64,
+    ) -> impl Future<Output = Result<Option<CheckpointScope>, sqlx::Error>> + Send;
+}
+
+macro_rules! impl_routing_tx {
+    ($conn:ty) => {
+        impl RoutingTx for $conn {
+            async fn expand_uri(&mut self, raw: &str, normalized: &str) -> Result<Vec<String>, sqlx::Error> {
+                let doc: Option<i64> = sqlx::query_scalar(
+                    "SELECT document_id FROM document_uris WHERE uri_normalized = $1 ORDER BY document_id LIMIT 1",
+                )
+                .bind(normalized)
+                .fetch_optional(&mut *self)
+                .await?;
+                match doc {
+                    Some(doc) => self.expand_in_document(doc, raw, normalized).await,
+                    None => Ok(vec![normalized.to_owned()]),
+                }
+            }
+
+            async fn expand_in_document(
+                &mut self,
+                document_id: i64,
+                raw: &str,
+                normalized: &str,
+            ) -> Result<Vec<String>, sqlx::Error> {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(DOCUMENT_URIS)
+                    .bind(document_id)
+                    .fetch_all(&mut *self)
+                    .await?;
+                if !rows.iter().any(|(_, _, n)| n == normalized) {
+                    return Ok(vec![normalized.to_owned()]);
+                }
+                Ok(expansion(rows, raw, normalized))
+            }
+
+            async fn active_checkpoint(
+                &mut self,
+                group_pubid: &str,
+                document_id: i64,
+            ) -> Result<Option<CheckpointScope>, sqlx::Error> {
+                let active: Option<i64> = sqlx::query_scalar(
+                    "SELECT c.id FROM checkpoints c JOIN groups g ON g.id = c.group_id \
+                     WHERE g.pubid = $1 AND c.document_id = $2 AND (c.reveal_date IS NULL OR c.reveal_date > $3) \
+                     LIMIT 1",
+                )
+                .bind(group_pubid)
+                .bind(document_id)
+                .bind(now_micros())
+                .fetch_optional(&mut *self)
+                .await?;
+                if active.is_none() {
+                    return Ok(None);
+                }
+                let instructors: Vec<String> = sqlx::query_scalar(
+                    "SELECT u.userid FROM group_members m JOIN groups g ON g.id = m.group_id \
+                     JOIN users u ON u.id = m.user_id WHERE g.pubid = $1 AND m.lms_role = $2",
+                )
+                .bind(group_pubid)
+                .bind(INSTRUCTOR)
+                .fetch_all(&mut *self)
+                .await?;
+                Ok(Some(CheckpointScope {
+                    instructors: instructors.into_iter().collect(),
+                }))
+            }
+        }
+    };
+}
+impl_routing_tx!(sqlx::SqliteConnection);
+impl_routing_tx!(sqlx::PgConnection);
+
+#[cfg(test)]
+mod tests {
+    use super::expansion;
+
+    fn row(t: &str, uri: &str, n: &str) -> (String, String, String) {
+        (t.to_owned(), uri.to_owned(), n.to_owned())
+    }
+
+    #[test]
+    fn every_claimed_uri_unless_the_match_is_rel_canonical() {
+        let rows = vec![
+            row("self-claim", "http://a/x", "httpx://a/x"),
+            row("rel-canonical", "http://a/c", "httpx://a/c"),
+        ];
+        assert_eq!(
+            expansion(rows.clone(), "http://a/x", "httpx://a/x"),
+            vec!["httpx://a/x", "httpx://a/c"]
+        );
+        assert_eq!(
+            expansion(rows, "http://a/c", "httpx://a/c"),
+            vec!["httpx://a/c"]
+        );
+    }
+}
