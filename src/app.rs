@@ -200,7 +200,7 @@ pub async fn run(
         None
     };
     let first_party = db.first_party_client(&config.authority()).await?;
-    let writer = Writer::start(db.for_writer().await?);
+    let writer = Writer::start(&db, db.for_writer().await?, shutdown.child_token());
     let state = AppState::new(
         config,
         db.clone(),

@@ -5,9 +5,14 @@
 //! them fails the whole transaction is rolled back and each is retried on its own, so one bad
 //! write never takes another down with it.
 
-use super::changelog::{Change, ChangeAction, ChangeEntry, append_change};
+use sqlx::{Column, Row};
+
+use super::changelog::{APPEND_CHANGE, Change, ChangeAction};
 use super::documents::{DocumentClaims, DocumentTx};
-use super::routing::{RoutingFacts, RoutingTx};
+use super::routing::{
+    ACTIVE_CHECKPOINT, DOCUMENT_URIS, RoutingFacts, RoutingTx, document_expansion,
+};
+use super::steps::{RunSteps, Steps};
 use super::{BeginWrite, Db, Engine, db_run};
 use crate::domain::Annotation;
 use crate::domain::time::now_micros;
@@ -68,95 +73,181 @@ const UPDATE: &str = "UPDATE annotations SET created = $1, updated = $2, userid 
      target_description = $14, document_id = $15, extra = $16, metadata = $17, \
      moderation_status = $18, version = $19, deleted = $20 WHERE id = $21";
 
+/// The statements of one write after its document is resolved, in order. Rows come back from
+/// the change-log append (`seq`) and, for a create, the routing reads.
+fn write_steps(
+    w: &AnnotationWrite,
+    a: &Annotation,
+    engine: Engine,
+    created: i64,
+    claims_recorded: bool,
+    steps: &mut Steps,
+) {
+    let creating = w.action == ChangeAction::Create;
+    let quote = quote_of(a);
+    steps.push(
+        if creating { INSERT } else { UPDATE },
+        vec![
+            a.created.into(),
+            a.updated.into(),
+            a.userid.as_str().into(),
+            a.groupid.as_str().into(),
+            a.target_uri.as_str().into(),
+            a.target_uri_normalized.as_str().into(),
+            a.text.as_str().into(),
+            quote.as_str().into(),
+            json(&a.tags).into(),
+            a.shared.into(),
+            json(&a.references).into(),
+            a.references.first().cloned().into(),
+            json(&a.target_selectors).into(),
+            a.target_description.clone().into(),
+            a.document_id.into(),
+            json(&a.extra).into(),
+            a.metadata.as_ref().map(json).into(),
+            a.moderation_status.map(|s| s.as_str().to_owned()).into(),
+            a.version.into(),
+            a.deleted.into(),
+            a.id.as_str().into(),
+        ],
+    );
+    // A new annotation has no old rows to clear (and SQLite's FTS5 table can only find one by
+    // scanning).
+    if !creating {
+        steps.push(
+            "DELETE FROM annotation_refs WHERE annotation_id = $1",
+            vec![a.id.as_str().into()],
+        );
+        steps.push(
+            "DELETE FROM annotation_tags WHERE annotation_id = $1",
+            vec![a.id.as_str().into()],
+        );
+    }
+    for r in &a.references {
+        steps.push(
+            "INSERT INTO annotation_refs (annotation_id, ref_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            vec![a.id.as_str().into(), r.as_str().into()],
+        );
+    }
+    for t in &a.tags {
+        steps.push(
+            "INSERT INTO annotation_tags (annotation_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            vec![a.id.as_str().into(), t.to_lowercase().into()],
+        );
+    }
+    if engine == Engine::Sqlite {
+        // PostgreSQL indexes the columns themselves; SQLite keeps a separate FTS5 table.
+        if !creating {
+            steps.push(
+                "DELETE FROM annotations_fts WHERE annotation_id = $1",
+                vec![a.id.as_str().into()],
+            );
+        }
+        steps.push(
+            "INSERT INTO annotations_fts (annotation_id, text, quote, tags) VALUES ($1, $2, $3, $4)",
+            vec![a.id.as_str().into(), a.text.as_str().into(), quote.into(), a.tags.join(" ").into()],
+        );
+    }
+    steps.push(
+        APPEND_CHANGE,
+        vec![
+            w.action.as_str().into(),
+            a.id.as_str().into(),
+            a.userid.as_str().into(),
+            a.groupid.as_str().into(),
+            w.src_client_id.clone().into(),
+            created.into(),
+        ],
+    );
+    // What a create's response and event need, read while the pages are warm. Claims recorded
+    // just now make `document_id` the only document claiming the annotation's URI.
+    if let (true, Some(doc)) = (creating && claims_recorded, a.document_id) {
+        steps.push(DOCUMENT_URIS, vec![doc.into()]);
+        steps.push(
+            ACTIVE_CHECKPOINT,
+            vec![a.groupid.as_str().into(), doc.into(), now_micros().into()],
+        );
+        if w.document.as_ref().is_some_and(|c| c.title.is_none()) {
+            steps.push(
+                "SELECT title AS document_title FROM documents WHERE id = $1",
+                vec![doc.into()],
+            );
+        }
+    }
+}
+
+/// What the rows of [`write_steps`] say, told apart by their first column's name.
+#[derive(Default)]
+struct StepRows {
+    seq: Option<i64>,
+    claims: Vec<(String, String, String)>,
+    checkpoint: bool,
+    title: Option<String>,
+}
+
 macro_rules! impl_annotation_tx {
     ($conn:ty) => {
         impl AnnotationTx for $conn {
-            async fn put_annotation(&mut self, w: &AnnotationWrite, engine: Engine) -> Result<Written, sqlx::Error> {
+            async fn put_annotation(
+                &mut self,
+                w: &AnnotationWrite,
+                engine: Engine,
+            ) -> Result<Written, sqlx::Error> {
                 let mut a = w.annotation.clone();
-                let quote = quote_of(&a);
+                let mut steps = Steps::default();
                 if let Some(claims) = &w.document {
-                    a.document_id = Some(self.record_document(claims).await?);
+                    a.document_id = Some(self.record_document(claims, &mut steps).await?);
                 }
-                let creating = w.action == ChangeAction::Create;
-                sqlx::query(if creating { INSERT } else { UPDATE })
-                    .bind(a.created)
-                    .bind(a.updated)
-                    .bind(&a.userid)
-                    .bind(&a.groupid)
-                    .bind(&a.target_uri)
-                    .bind(&a.target_uri_normalized)
-                    .bind(&a.text)
-                    .bind(&quote)
-                    .bind(json(&a.tags))
-                    .bind(a.shared)
-                    .bind(json(&a.references))
-                    .bind(a.references.first())
-                    .bind(json(&a.target_selectors))
-                    .bind(&a.target_description)
-                    .bind(a.document_id)
-                    .bind(json(&a.extra))
-                    .bind(a.metadata.as_ref().map(json))
-                    .bind(a.moderation_status.map(|s| s.as_str()))
-                    .bind(a.version)
-                    .bind(a.deleted)
-                    .bind(&a.id)
-                    .execute(&mut *self)
-                    .await?;
-                // A new annotation has no old rows to clear (and SQLite's FTS5 table can only
-                // find one by scanning).
-                if !creating {
-                    for sql in [
-                        "DELETE FROM annotation_refs WHERE annotation_id = $1",
-                        "DELETE FROM annotation_tags WHERE annotation_id = $1",
-                    ] {
-                        sqlx::query(sql).bind(&a.id).execute(&mut *self).await?;
-                    }
-                }
-                for r in &a.references {
-                    sqlx::query("INSERT INTO annotation_refs (annotation_id, ref_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(&a.id)
-                        .bind(r)
-                        .execute(&mut *self)
-                        .await?;
-                }
-                for t in &a.tags {
-                    sqlx::query("INSERT INTO annotation_tags (annotation_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(&a.id)
-                        .bind(t.to_lowercase())
-                        .execute(&mut *self)
-                        .await?;
-                }
-                if engine == Engine::Sqlite {
-                    // PostgreSQL indexes the columns themselves; SQLite keeps a separate FTS5
-                    // table.
-                    if !creating {
-                        sqlx::query("DELETE FROM annotations_fts WHERE annotation_id = $1")
-                            .bind(&a.id)
-                            .execute(&mut *self)
-                            .await?;
-                    }
-                    sqlx::query("INSERT INTO annotations_fts (annotation_id, text, quote, tags) VALUES ($1, $2, $3, $4)")
-                        .bind(&a.id)
-                        .bind(&a.text)
-                        .bind(&quote)
-                        .bind(a.tags.join(" "))
-                        .execute(&mut *self)
-                        .await?;
-                }
-                let (routing, document_title) = if creating {
-                    self.create_facts(&a, w.document.as_ref()).await?
-                } else {
-                    (None, None)
-                };
                 let created = now_micros();
-                let entry = ChangeEntry {
-                    action: Some(w.action),
-                    annotation_id: Some(&a.id),
-                    userid: Some(&a.userid),
-                    groupid: Some(&a.groupid),
-                    src_client_id: w.src_client_id.as_deref(),
+                let claims_recorded = w.document.is_some();
+                write_steps(w, &a, engine, created, claims_recorded, &mut steps);
+                let mut got = StepRows::default();
+                for row in self.run_steps(&steps).await? {
+                    let Some(first) = row.columns().first() else {
+                        continue;
+                    };
+                    match first.name() {
+                        "seq" => got.seq = Some(row.try_get(0)?),
+                        "claim_type" => {
+                            got.claims
+                                .push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+                        }
+                        "checkpoint_id" => got.checkpoint = true,
+                        "document_title" => got.title = row.try_get(0)?,
+                        _ => {}
+                    }
+                }
+                let seq = got.seq.ok_or(sqlx::Error::RowNotFound)?;
+                let creating = w.action == ChangeAction::Create;
+                let (routing, document_title) = match (creating, claims_recorded, a.document_id) {
+                    (false, _, _) => (None, None),
+                    (true, true, Some(_)) => {
+                        let checkpoint = if got.checkpoint {
+                            Some(self.checkpoint_scope(&a.groupid).await?)
+                        } else {
+                            None
+                        };
+                        let uris =
+                            document_expansion(got.claims, &a.target_uri, &a.target_uri_normalized);
+                        let title = w
+                            .document
+                            .as_ref()
+                            .and_then(|c| c.title.clone())
+                            .or(got.title);
+                        (Some(RoutingFacts { uris, checkpoint }), title)
+                    }
+                    // A create without claims: no document but the URI's own to look at.
+                    (true, _, _) => {
+                        let uris = self
+                            .expand_uri(&a.target_uri, &a.target_uri_normalized)
+                            .await?;
+                        let checkpoint = match a.document_id {
+                            Some(doc) => self.active_checkpoint(&a.groupid, doc).await?,
+                            None => None,
+                        };
+                        (Some(RoutingFacts { uris, checkpoint }), None)
+                    }
                 };
-                let seq = append_change!(self, &entry, created)?;
                 let change = Change {
                     seq,
                     action: w.action,
@@ -166,52 +257,15 @@ macro_rules! impl_annotation_tx {
                     src_client_id: w.src_client_id.clone(),
                     created,
                 };
-                Ok(Written { annotation: a, document_title, change, routing })
-            }
-        }
-
-        impl CreateFacts for $conn {
-            async fn create_facts(
-                &mut self,
-                a: &Annotation,
-                claims: Option<&DocumentClaims>,
-            ) -> Result<(Option<RoutingFacts>, Option<String>), sqlx::Error> {
-                // The claims just recorded make `document_id` the only document claiming the
-                // annotation's URI, so its expansion needs one read, not two.
-                let uris = match (claims, a.document_id) {
-                    (Some(_), Some(doc)) => {
-                        self.expand_in_document(doc, &a.target_uri, &a.target_uri_normalized).await?
-                    }
-                    _ => self.expand_uri(&a.target_uri, &a.target_uri_normalized).await?,
-                };
-                let checkpoint = match a.document_id {
-                    Some(doc) => self.active_checkpoint(&a.groupid, doc).await?,
-                    None => None,
-                };
-                let title = match (claims.and_then(|c| c.title.clone()), a.document_id) {
-                    (Some(t), _) => Some(t),
-                    (None, Some(doc)) => sqlx::query_scalar::<_, Option<String>>(
-                        "SELECT title FROM documents WHERE id = $1",
-                    )
-                    .bind(doc)
-                    .fetch_optional(&mut *self)
-                    .await?
-                    .flatten(),
-                    (None, None) => None,
-                };
-                Ok((Some(RoutingFacts { uris, checkpoint }), title))
+                Ok(Written {
+                    annotation: a,
+                    document_title,
+                    change,
+                    routing,
+                })
             }
         }
     };
-}
-
-/// What a create learns for its response and its event while its transaction is open.
-trait CreateFacts {
-    fn create_facts(
-        &mut self,
-        a: &Annotation,
-        claims: Option<&DocumentClaims>,
-    ) -> impl Future<Output = Result<(Option<RoutingFacts>, Option<String>), sqlx::Error>> + Send;
 }
 
 impl_annotation_tx!(sqlx::SqliteConnection);

@@ -88,6 +88,10 @@ pub(crate) struct ChangeEntry<'a> {
     pub src_client_id: Option<&'a str>,
 }
 
+/// Appends one change-log row and returns its `seq`.
+pub(crate) const APPEND_CHANGE: &str = "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq";
+
 /// Appends one row to the change log inside the transaction `$tx`.
 macro_rules! append_change {
     ($tx:expr, $entry:expr) => {
@@ -96,18 +100,15 @@ macro_rules! append_change {
     // With the commit time chosen by the caller, who builds the published [`Change`] itself.
     ($tx:expr, $entry:expr, $created:expr) => {{
         let entry: &$crate::store::changelog::ChangeEntry<'_> = $entry;
-        sqlx::query_scalar::<_, i64>(
-            "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
-        )
-        .bind(entry.action.map(|a| a.as_str()))
-        .bind(entry.annotation_id)
-        .bind(entry.userid)
-        .bind(entry.groupid)
-        .bind(entry.src_client_id)
-        .bind($created)
-        .fetch_one(&mut *$tx)
-        .await
+        sqlx::query_scalar::<_, i64>($crate::store::changelog::APPEND_CHANGE)
+            .bind(entry.action.map(|a| a.as_str()))
+            .bind(entry.annotation_id)
+            .bind(entry.userid)
+            .bind(entry.groupid)
+            .bind(entry.src_client_id)
+            .bind($created)
+            .fetch_one(&mut *$tx)
+            .await
     }};
 }
 pub(crate) use append_change;

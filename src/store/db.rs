@@ -79,11 +79,15 @@ impl Db {
     }
 
     /// The handle the group-commit writer uses: on SQLite a connection of its own (so its page
-    /// cache stays warm between its commits), on PostgreSQL the shared pool.
+    /// cache stays warm between its commits) that leaves checkpoints to
+    /// [`super::checkpointer`]; on PostgreSQL the shared pool.
     pub async fn for_writer(&self) -> anyhow::Result<Db> {
         Ok(match self {
             Db::Sqlite(p) => {
-                let options = (*p.connect_options()).clone();
+                // Checkpoints are the checkpointer task's job, so a commit never waits for one.
+                let options = (*p.connect_options())
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(10))

@@ -3,6 +3,7 @@
 //! same document (`h/models/document/_document.py`, `h/storage.py` `expand_uri`).
 
 use super::routing::RoutingTx;
+use super::steps::Steps;
 use super::{Db, db_run, placeholders};
 use crate::domain::time::now_micros;
 
@@ -24,20 +25,31 @@ pub struct DocumentClaims {
     pub uris: Vec<DocumentUri>,
 }
 
+/// Records one claim (a no-op when the same claimant already made it).
+const INSERT_CLAIM: &str = "INSERT INTO document_uris (document_id, claimant, claimant_normalized, uri, \
+     uri_normalized, type, content_type, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (claimant_normalized, uri_normalized, type, content_type) DO NOTHING";
+
 /// Document work that has to happen inside a caller's write transaction.
 pub(crate) trait DocumentTx {
     /// Finds or creates the document the claims describe, merging documents the claims show to
-    /// be one, records every claim, and returns the document id.
+    /// be one, and returns the document id. The claims themselves are added to `then`, to be
+    /// recorded with the rest of the write.
     fn record_document(
         &mut self,
         claims: &DocumentClaims,
+        then: &mut Steps,
     ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send;
 }
 
 macro_rules! impl_document_tx {
     ($conn:ty) => {
         impl DocumentTx for $conn {
-            async fn record_document(&mut self, claims: &DocumentClaims) -> Result<i64, sqlx::Error> {
+            async fn record_document(
+                &mut self,
+                claims: &DocumentClaims,
+                then: &mut Steps,
+            ) -> Result<i64, sqlx::Error> {
                 let now = now_micros();
                 let mut keys: Vec<&str> = vec![claims.claimant_normalized.as_str()];
                 keys.extend(claims.uris.iter().map(|u| u.uri_normalized.as_str()));
@@ -78,33 +90,29 @@ macro_rules! impl_document_tx {
                                 .execute(&mut *self)
                                 .await?;
                         }
-                        if claims.title.is_some() {
-                            sqlx::query("UPDATE documents SET title = $1, updated = $2 WHERE id = $3")
-                                .bind(&claims.title)
-                                .bind(now)
-                                .bind(*first)
-                                .execute(&mut *self)
-                                .await?;
+                        if let Some(title) = &claims.title {
+                            then.push(
+                                "UPDATE documents SET title = $1, updated = $2 WHERE id = $3",
+                                vec![title.as_str().into(), now.into(), (*first).into()],
+                            );
                         }
                         *first
                     }
                 };
                 for uri in &claims.uris {
-                    sqlx::query(
-                        "INSERT INTO document_uris (document_id, claimant, claimant_normalized, uri, \
-                         uri_normalized, type, content_type, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (claimant_normalized, uri_normalized, type, content_type) DO NOTHING",
-                    )
-                    .bind(document_id)
-                    .bind(&claims.claimant)
-                    .bind(&claims.claimant_normalized)
-                    .bind(&uri.uri)
-                    .bind(&uri.uri_normalized)
-                    .bind(&uri.r#type)
-                    .bind(&uri.content_type)
-                    .bind(now)
-                    .execute(&mut *self)
-                    .await?;
+                    then.push(
+                        INSERT_CLAIM,
+                        vec![
+                            document_id.into(),
+                            claims.claimant.as_str().into(),
+                            claims.claimant_normalized.as_str().into(),
+                            uri.uri.as_str().into(),
+                            uri.uri_normalized.as_str().into(),
+                            uri.r#type.as_str().into(),
+                            uri.content_type.as_str().into(),
+                            now.into(),
+                        ],
+                    );
                 }
                 Ok(document_id)
             }

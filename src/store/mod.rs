@@ -9,6 +9,7 @@
 mod annotation_write;
 mod annotations;
 pub mod changelog;
+pub mod checkpointer;
 pub mod checkpoints;
 mod db;
 pub mod documents;
@@ -17,6 +18,7 @@ pub mod logins;
 mod routing;
 mod rows;
 pub mod search;
+mod steps;
 mod tokens;
 mod users;
 mod writer;

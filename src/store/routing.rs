@@ -15,12 +15,30 @@ pub struct RoutingFacts {
     pub checkpoint: Option<CheckpointScope>,
 }
 
-const DOCUMENT_URIS: &str =
-    "SELECT type, uri, uri_normalized FROM document_uris WHERE document_id = $1 ORDER BY id";
+/// A document's claims, for its expansion. The column names are distinct from every other
+/// statement's, so a multi-statement run can tell these rows apart ([`super::steps`]).
+pub(crate) const DOCUMENT_URIS: &str = "SELECT type AS claim_type, uri AS claim_uri, \
+     uri_normalized AS claim_uri_normalized FROM document_uris WHERE document_id = $1 ORDER BY id";
+/// Whether an active checkpoint covers a group and document (its id, if so).
+pub(crate) const ACTIVE_CHECKPOINT: &str = "SELECT c.id AS checkpoint_id FROM checkpoints c \
+     JOIN groups g ON g.id = c.group_id WHERE g.pubid = $1 AND c.document_id = $2 \
+     AND (c.reveal_date IS NULL OR c.reveal_date > $3) LIMIT 1";
 
-/// h's rule once the document is known (`h/storage.py` `expand_uri`): a rel-canonical match
-/// stays as it is (every annotation made on that page targets it already); otherwise every
-/// URI the document claims.
+/// h's rule once the document is known (`h/storage.py` `expand_uri`), given its claims as
+/// (type, uri, normalised uri), for a `normalized` URI that `document_id` is the only document
+/// to claim, if it claims it at all: unclaimed or a rel-canonical match stays as it is (every
+/// annotation made on a canonical page targets it already); otherwise every URI it claims.
+pub(crate) fn document_expansion(
+    rows: Vec<(String, String, String)>,
+    raw: &str,
+    normalized: &str,
+) -> Vec<String> {
+    if !rows.iter().any(|(_, _, n)| n == normalized) {
+        return vec![normalized.to_owned()];
+    }
+    expansion(rows, raw, normalized)
+}
+
 fn expansion(rows: Vec<(String, String, String)>, raw: &str, normalized: &str) -> Vec<String> {
     if rows
         .iter()
@@ -55,6 +73,12 @@ pub(crate) trait RoutingTx {
         group_pubid: &str,
         document_id: i64,
     ) -> impl Future<Output = Result<Option<CheckpointScope>, sqlx::Error>> + Send;
+
+    /// What routing needs of a group known to have an active checkpoint.
+    fn checkpoint_scope(
+        &mut self,
+        group_pubid: &str,
+    ) -> impl Future<Output = Result<CheckpointScope, sqlx::Error>> + Send;
 }
 
 macro_rules! impl_routing_tx {
@@ -83,10 +107,7 @@ macro_rules! impl_routing_tx {
                     .bind(document_id)
                     .fetch_all(&mut *self)
                     .await?;
-                if !rows.iter().any(|(_, _, n)| n == normalized) {
-                    return Ok(vec![normalized.to_owned()]);
-                }
-                Ok(expansion(rows, raw, normalized))
+                Ok(document_expansion(rows, raw, normalized))
             }
 
             async fn active_checkpoint(
@@ -94,11 +115,7 @@ macro_rules! impl_routing_tx {
                 group_pubid: &str,
                 document_id: i64,
             ) -> Result<Option<CheckpointScope>, sqlx::Error> {
-                let active: Option<i64> = sqlx::query_scalar(
-                    "SELECT c.id FROM checkpoints c JOIN groups g ON g.id = c.group_id \
-                     WHERE g.pubid = $1 AND c.document_id = $2 AND (c.reveal_date IS NULL OR c.reveal_date > $3) \
-                     LIMIT 1",
-                )
+                let active: Option<i64> = sqlx::query_scalar(ACTIVE_CHECKPOINT)
                 .bind(group_pubid)
                 .bind(document_id)
                 .bind(now_micros())
@@ -107,6 +124,10 @@ macro_rules! impl_routing_tx {
                 if active.is_none() {
                     return Ok(None);
                 }
+                self.checkpoint_scope(group_pubid).await.map(Some)
+            }
+
+            async fn checkpoint_scope(&mut self, group_pubid: &str) -> Result<CheckpointScope, sqlx::Error> {
                 let instructors: Vec<String> = sqlx::query_scalar(
                     "SELECT u.userid FROM group_members m JOIN groups g ON g.id = m.group_id \
                      JOIN users u ON u.id = m.user_id WHERE g.pubid = $1 AND m.lms_role = $2",
@@ -115,9 +136,9 @@ macro_rules! impl_routing_tx {
                 .bind(INSTRUCTOR)
                 .fetch_all(&mut *self)
                 .await?;
-                Ok(Some(CheckpointScope {
+                Ok(CheckpointScope {
                     instructors: instructors.into_iter().collect(),
-                }))
+                })
             }
         }
     };

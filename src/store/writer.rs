@@ -7,10 +7,14 @@
 //! from one group to the next; the request pool's connections drop theirs whenever another
 //! connection commits.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::Db;
 use super::annotation_write::{AnnotationWrite, Written};
+use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
@@ -29,10 +33,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writing task on `db` (a connection reserved for it, on SQLite).
-    pub fn start(db: Db) -> Writer {
+    /// Starts the writing task on `writer_db` (a connection reserved for it, on SQLite) and,
+    /// on SQLite, the checkpointer on `db`, which runs until `shutdown`.
+    pub fn start(db: &Db, writer_db: Db, shutdown: CancellationToken) -> Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, rx));
+        let restart = Arc::new(Restart::default());
+        tokio::spawn(checkpointer::run(db.clone(), restart.clone(), shutdown));
+        tokio::spawn(run(writer_db, rx, restart));
         Writer { jobs }
     }
 
@@ -49,7 +56,7 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn run(db: Db, mut rx: mpsc::Receiver<Job>, restart: Arc<Restart>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
         let (writes, waiting): (Vec<_>, Vec<_>) =
@@ -59,6 +66,12 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
         for (done, result) in waiting.into_iter().zip(results) {
             // A caller that went away no longer needs the answer.
             let _ = done.send(result);
+        }
+        if restart.take()
+            && let Db::Sqlite(p) = &db
+            && let Err(e) = sqlx::query(WRITER_CHECKPOINT).execute(p).await
+        {
+            tracing::warn!(error = %e, "the writer's WAL checkpoint failed");
         }
     }
 }

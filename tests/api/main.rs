@@ -18,3 +18,4 @@ mod moderation;
 mod realtime;
 mod search;
 mod store;
+mod writer;

@@ -1,0 +1,67 @@
+//! WAL checkpoints off the write path (SQLite only).
+//!
+//! SQLite otherwise checkpoints inside the commit that pushes the WAL past 1000 pages; with one
+//! writing connection, that commit and every write queued behind it wait for the page copy and
+//! its two fsyncs, a stall of several milliseconds every few hundred writes. So the writer's
+//! connection has automatic checkpoints off ([`super::Db::for_writer`]), and this task copies
+//! the WAL back with passive checkpoints, which never block a writer, on a pooled connection.
+//!
+//! A passive checkpoint cannot rewind the WAL, though: SQLite restarts it from the beginning
+//! only when a writer begins while every frame is already copied, and under steady writes that
+//! never happens by chance, so the file would grow without end. When the WAL has grown past
+//! [`RESTART_FRAMES`], this task asks the writer ([`Restart`]) to checkpoint on its own
+//! connection between two groups; nearly everything is copied by then, so that is quick, and
+//! the writer's next transaction restarts the WAL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Db;
+
+/// How often the WAL is copied back into the database.
+const INTERVAL: Duration = Duration::from_millis(250);
+/// WAL frames (pages) beyond which the writer is asked to let the WAL restart: SQLite's own
+/// automatic checkpoint threshold.
+const RESTART_FRAMES: i64 = 1000;
+
+/// Set when the writer should checkpoint between groups so that the WAL restarts.
+#[derive(Debug, Default)]
+pub struct Restart(AtomicBool);
+
+impl Restart {
+    /// Whether a restart was asked for since the last call.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// The checkpoint the writer runs when asked, on its own connection.
+pub const WRITER_CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+
+/// Checkpoints until `shutdown`, then once more so the WAL is left small.
+pub async fn run(db: Db, restart: Arc<Restart>, shutdown: CancellationToken) {
+    let Db::Sqlite(pool) = db else { return };
+    loop {
+        let stop = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tokio::time::sleep(INTERVAL) => false,
+        };
+        // (busy, frames in the WAL, frames copied)
+        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
+                restart.0.store(true, Ordering::Release)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
+        }
+        if stop {
+            return;
+        }
+    }
+}
