@@ -13,7 +13,9 @@ use super::routing::{
     ACTIVE_CHECKPOINT, DOCUMENT_URIS, RoutingFacts, RoutingTx, document_expansion,
 };
 use super::steps::{RunSteps, Steps};
-use super::{BeginWrite, Db, Engine, db_run};
+use sqlx::pool::PoolConnection;
+
+use super::{Db, Engine};
 use crate::domain::Annotation;
 use crate::domain::time::now_micros;
 
@@ -271,22 +273,64 @@ macro_rules! impl_annotation_tx {
 impl_annotation_tx!(sqlx::SqliteConnection);
 impl_annotation_tx!(sqlx::PgConnection);
 
-impl Db {
-    /// Stores one created or updated annotation in its own transaction.
-    pub async fn write_annotation(&self, w: &AnnotationWrite) -> Result<Written, sqlx::Error> {
-        let engine = self.engine();
-        db_run!(self, |p| {
-            let mut tx = p.begin_write().await?;
-            let written = tx.put_annotation(w, engine).await?;
-            tx.commit().await?;
-            Ok(written)
+/// Runs `$body` with `$tx` a write transaction on the held connection `$conn`.
+macro_rules! in_write_tx {
+    ($conn:expr, |$tx:ident| $body:expr) => {
+        match $conn {
+            HeldConnection::Sqlite(c) => {
+                let mut $tx = sqlx::Connection::begin_with(&mut **c, "BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                Ok(out)
+            }
+            HeldConnection::Postgres(c) => {
+                let mut $tx = sqlx::Connection::begin(&mut **c).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(super::WRITE_LOCK_KEY)
+                    .execute(&mut *$tx)
+                    .await?;
+                let out = $body;
+                $tx.commit().await?;
+                Ok(out)
+            }
+        }
+    };
+}
+
+/// A connection kept out of the pool for writing. Every pooled use costs sqlx a ping on release
+/// (and one on acquire unless turned off), each a round trip of its own; a held connection
+/// pays neither.
+pub enum HeldConnection {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
+}
+
+impl HeldConnection {
+    /// Takes a connection from `db`'s pool until the handle is dropped.
+    pub async fn take(db: &Db) -> Result<HeldConnection, sqlx::Error> {
+        Ok(match db {
+            Db::Sqlite(p) => HeldConnection::Sqlite(p.acquire().await?),
+            Db::Postgres(p) => HeldConnection::Postgres(p.acquire().await?),
         })
+    }
+
+    fn engine(&self) -> Engine {
+        match self {
+            HeldConnection::Sqlite(_) => Engine::Sqlite,
+            HeldConnection::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Stores one write in its own transaction.
+    pub async fn write_annotation(&mut self, w: &AnnotationWrite) -> Result<Written, sqlx::Error> {
+        let engine = self.engine();
+        in_write_tx!(self, |tx| tx.put_annotation(w, engine).await?)
     }
 
     /// Stores several writes, in one transaction when they all succeed; otherwise each in its
     /// own, so each gets its own outcome. Results are in the order of `writes`.
     pub async fn write_annotations(
-        &self,
+        &mut self,
         writes: &[AnnotationWrite],
     ) -> Vec<Result<Written, sqlx::Error>> {
         if writes.len() > 1 {
@@ -305,18 +349,31 @@ impl Db {
     }
 
     async fn write_together(
-        &self,
+        &mut self,
         writes: &[AnnotationWrite],
     ) -> Result<Vec<Written>, sqlx::Error> {
         let engine = self.engine();
-        db_run!(self, |p| {
-            let mut tx = p.begin_write().await?;
+        in_write_tx!(self, |tx| {
             let mut all = Vec::with_capacity(writes.len());
             for w in writes {
                 all.push(tx.put_annotation(w, engine).await?);
             }
-            tx.commit().await?;
-            Ok(all)
+            all
         })
+    }
+
+    /// Runs a statement that returns nothing (the writer's WAL checkpoint).
+    pub async fn execute(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self {
+            HeldConnection::Sqlite(c) => sqlx::query(sql).execute(&mut **c).await.map(|_| ()),
+            HeldConnection::Postgres(c) => sqlx::query(sql).execute(&mut **c).await.map(|_| ()),
+        }
+    }
+}
+
+impl Db {
+    /// Stores one created or updated annotation in its own transaction.
+    pub async fn write_annotation(&self, w: &AnnotationWrite) -> Result<Written, sqlx::Error> {
+        HeldConnection::take(self).await?.write_annotation(w).await
     }
 }

@@ -23,7 +23,7 @@ mod tokens;
 mod users;
 mod writer;
 
-pub use annotation_write::{AnnotationWrite, Written};
+pub use annotation_write::{AnnotationWrite, HeldConnection, Written};
 pub use annotations::ModerationChange;
 pub use changelog::{Change, ChangeAction};
 pub use checkpoints::CheckpointScope;
@@ -83,7 +83,7 @@ impl BeginWrite for sqlx::SqlitePool {
 }
 
 /// Key of the advisory lock that serialises writers on PostgreSQL ("scholia" in ASCII-ish).
-const WRITE_LOCK_KEY: i64 = 0x5c401a;
+pub(crate) const WRITE_LOCK_KEY: i64 = 0x5c401a;
 
 impl BeginWrite for sqlx::PgPool {
     type Database = sqlx::Postgres;

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::Db;
-use super::annotation_write::{AnnotationWrite, Written};
+use super::annotation_write::{AnnotationWrite, HeldConnection, Written};
 use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
@@ -38,8 +38,12 @@ impl Writer {
     pub fn start(db: &Db, writer_db: Db, shutdown: CancellationToken) -> Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let restart = Arc::new(Restart::default());
-        tokio::spawn(checkpointer::run(db.clone(), restart.clone(), shutdown));
-        tokio::spawn(run(writer_db, rx, restart));
+        tokio::spawn(checkpointer::run(
+            db.clone(),
+            restart.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(run(writer_db, rx, restart, shutdown));
         Writer { jobs }
     }
 
@@ -56,20 +60,53 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>, restart: Arc<Restart>) {
+/// Writes groups until every [`Writer`] is gone. From `shutdown` on, the connection goes back to
+/// the pool after each group (so the pool can close), but writes still in flight are stored.
+async fn run(
+    db: Db,
+    mut rx: mpsc::Receiver<Job>,
+    restart: Arc<Restart>,
+    shutdown: CancellationToken,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+    let mut held: Option<HeldConnection> = None;
+    loop {
+        let got = tokio::select! {
+            n = rx.recv_many(&mut group, MAX_GROUP) => n,
+            _ = shutdown.cancelled(), if held.is_some() => {
+                held = None;
+                continue;
+            }
+        };
+        if got == 0 {
+            return;
+        }
         let (writes, waiting): (Vec<_>, Vec<_>) =
             group.drain(..).map(|j| (j.write, j.done)).unzip();
         metrics::histogram!("scholia_write_group_size").record(writes.len() as f64);
-        let results = db.write_annotations(&writes).await;
+        let conn = match &mut held {
+            Some(c) => c,
+            None => match HeldConnection::take(&db).await {
+                Ok(c) => held.insert(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "the writer has no database connection");
+                    // Dropping the senders answers every waiting write with an error.
+                    continue;
+                }
+            },
+        };
+        let results = conn.write_annotations(&writes).await;
+        // Nothing at all stored: the connection itself may be broken. The pool tests it on
+        // return and the next group takes a fresh one.
+        let broken = results.iter().all(Result::is_err);
         for (done, result) in waiting.into_iter().zip(results) {
             // A caller that went away no longer needs the answer.
             let _ = done.send(result);
         }
-        if restart.take()
-            && let Db::Sqlite(p) = &db
-            && let Err(e) = sqlx::query(WRITER_CHECKPOINT).execute(p).await
+        if broken || shutdown.is_cancelled() {
+            held = None;
+        } else if restart.take()
+            && let Err(e) = conn.execute(WRITER_CHECKPOINT).await
         {
             tracing::warn!(error = %e, "the writer's WAL checkpoint failed");
         }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use scholia::bus::{Bus, LocalBus, tailer};
 use scholia::domain::{Annotation, GroupType};
 use scholia::store::{
-    AnnotationWrite, ChangeAction, Db, DocumentClaims, DocumentUri, NewGroup, NewUser,
+    AnnotationWrite, ChangeAction, Db, DocumentClaims, DocumentUri, HeldConnection, NewGroup,
+    NewUser,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -177,7 +178,9 @@ async fn a_failed_write_in_a_group_spoils_no_other(backend: Backend) {
             ..write(&c)
         },
     ];
-    let results = db.write_annotations(&group).await;
+    let mut conn = HeldConnection::take(&db).await.unwrap();
+    let results = conn.write_annotations(&group).await;
+    drop(conn);
     assert!(
         results[0].is_ok() && results[2].is_ok(),
         "the good writes are stored"
