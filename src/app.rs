@@ -151,10 +151,7 @@ impl AppState {
     /// Resolves a bearer token to an identity with current group roles; read from the database
     /// on every request, so admin changes apply to the very next request.
     pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
-        match self.db().lookup_token(token).await? {
-            Some(found) => Ok(Some(self.db().identity_of(found.user).await?)),
-            None => Ok(None),
-        }
+        self.db().identity_for_token(token).await
     }
 }
 

@@ -2,11 +2,16 @@
 //! prefixes and lifetimes (`h/models/token.py`, `h/services/developer_token.py`,
 //! `h/services/oauth/_bearer_token.py`).
 
-use super::rows::{USER_COLS, UserRow, user_cols_of};
+use std::collections::HashMap;
+
+use sqlx::{Column, FromRow, Row};
+
+use super::rows::{USER_COLS, UserRow};
+use super::steps::{RunSteps, Steps};
 use super::{Db, StoreError, db_run};
-use crate::domain::User;
 use crate::domain::ids::random_token;
 use crate::domain::time::now_micros;
+use crate::domain::{Identity, Role, User};
 
 /// Developer tokens never expire.
 pub const DEVELOPER_PREFIX: &str = "6879-";
@@ -50,6 +55,7 @@ pub struct OAuthTokens {
 
 #[derive(sqlx::FromRow)]
 struct TokenUserRow {
+    #[sqlx(rename = "token_expires")]
     expires: Option<i64>,
     created: i64,
     authclient_id: Option<String>,
@@ -57,7 +63,69 @@ struct TokenUserRow {
     user: UserRow,
 }
 
+/// A token with its user; the first column's name tells its row apart in a [`Steps`] run.
+const TOKEN_USER: &str = "SELECT t.expires AS token_expires, t.created, t.authclient_id, \
+     u.id, u.username, u.authority, u.email, u.display_name, u.nipsa, u.deleted, u.preferences \
+     FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.value = $1";
+/// The group roles of a token's user.
+const TOKEN_ROLES: &str = "SELECT g.pubid AS role_group, m.role FROM tokens t \
+     JOIN group_members m ON m.user_id = t.user_id JOIN groups g ON g.id = m.group_id \
+     WHERE t.value = $1";
+
+/// What a valid token row says besides its user.
+struct TokenFacts {
+    expires: Option<i64>,
+    created: i64,
+    authclient_id: Option<String>,
+}
+
+impl TokenUserRow {
+    /// The row and its user, if the token has not expired and its user is not deleted
+    /// (`h/services/auth_token.py`).
+    fn valid(self) -> Option<(TokenFacts, User)> {
+        if self.expires.is_some_and(|e| e <= now_micros()) {
+            return None;
+        }
+        let user = User::from(self.user);
+        let facts = TokenFacts {
+            expires: self.expires,
+            created: self.created,
+            authclient_id: self.authclient_id,
+        };
+        (!user.deleted).then_some((facts, user))
+    }
+}
+
 impl Db {
+    /// The identity a bearer token stands for, with the user's current group roles, read in
+    /// one round trip (token, user and roles together); `None` for an unknown, expired or
+    /// deleted user's token.
+    pub async fn identity_for_token(&self, value: &str) -> Result<Option<Identity>, sqlx::Error> {
+        let mut steps = Steps::default();
+        steps.push(TOKEN_USER, vec![value.into()]);
+        steps.push(TOKEN_ROLES, vec![value.into()]);
+        let mut token = None;
+        let mut roles = HashMap::new();
+        db_run!(self, |p| {
+            let rows = p.acquire().await?.run_steps(&steps).await?;
+            for row in rows {
+                match row.columns().first().map(|c| c.name()) {
+                    Some("token_expires") => token = Some(TokenUserRow::from_row(&row)?),
+                    Some("role_group") => {
+                        let role: String = row.try_get(1)?;
+                        if let Ok(role) = role.parse::<Role>() {
+                            roles.insert(row.try_get::<String, _>(0)?, role);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Ok(token
+            .and_then(TokenUserRow::valid)
+            .map(|(_, user)| Identity::new(user, roles)))
+    }
+
     /// Creates (or replaces, as h's "regenerate" does) a user's developer token.
     pub async fn create_developer_token(&self, user: &User) -> Result<String, sqlx::Error> {
         let value = format!("{DEVELOPER_PREFIX}{}", random_token(43));
@@ -81,24 +149,13 @@ impl Db {
     /// Resolves a bearer token: valid if it exists, has not expired, and its user exists and is
     /// not deleted (`h/services/auth_token.py`). Refresh tokens are not looked at.
     pub async fn lookup_token(&self, value: &str) -> Result<Option<TokenLookup>, sqlx::Error> {
-        let sql = format!(
-            "SELECT t.expires, t.created, t.authclient_id, {} FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.value = $1",
-            user_cols_of("u")
-        );
-        let row: Option<TokenUserRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(value)
-                .fetch_optional(p)
-                .await?);
-        let Some(row) = row else { return Ok(None) };
-        if row.expires.is_some_and(|e| e <= now_micros()) {
+        let row: Option<TokenUserRow> = db_run!(self, |p| sqlx::query_as(TOKEN_USER)
+            .bind(value)
+            .fetch_optional(p)
+            .await?);
+        let Some((row, user)) = row.and_then(TokenUserRow::valid) else {
             return Ok(None);
-        }
-        let user = User::from(row.user);
-        if user.deleted {
-            return Ok(None);
-        }
+        };
         let authclient = match &row.authclient_id {
             Some(id) => self.authclient(id).await?,
             None => None,
