@@ -9,9 +9,9 @@
 //! A passive checkpoint cannot rewind the WAL, though: SQLite restarts it from the beginning
 //! only when a writer begins while every frame is already copied, and under steady writes that
 //! never happens by chance, so the file would grow without end. When the WAL has grown past
-//! [`RESTART_FRAMES`], this task asks the writer ([`Restart`]) to checkpoint on its own
-//! connection between two groups; nearly everything is copied by then, so that is quick, and
-//! the writer's next transaction restarts the WAL.
+//! [`RESTART_FRAMES`], this task copies it once more and then asks the writer ([`Restart`]) to
+//! checkpoint on its own connection between two groups. Nearly everything is copied by then,
+//! so the writer's pause is short, and its next transaction restarts the WAL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +41,15 @@ impl Restart {
 /// The checkpoint the writer runs when asked, on its own connection.
 pub const WRITER_CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 
+/// One passive checkpoint; returns the number of frames in the WAL.
+async fn passive(pool: &sqlx::SqlitePool) -> Result<i64, sqlx::Error> {
+    // (busy, frames in the WAL, frames copied)
+    let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await?;
+    Ok(frames)
+}
+
 /// Checkpoints until `shutdown`, then once more so the WAL is left small.
 pub async fn run(db: Db, restart: Arc<Restart>, shutdown: CancellationToken) {
     let Db::Sqlite(pool) = db else { return };
@@ -49,13 +58,14 @@ pub async fn run(db: Db, restart: Arc<Restart>, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => true,
             _ = tokio::time::sleep(INTERVAL) => false,
         };
-        // (busy, frames in the WAL, frames copied)
-        match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
-            .await
-        {
-            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
-                restart.0.store(true, Ordering::Release)
+        match passive(&pool).await {
+            // A second pass copies what was written during the first, so the writer is left
+            // only the last few milliseconds' frames to copy and fsync (fsync time grows with
+            // the pages it flushes: about 7.5 ms per 1000 pages on our machines).
+            Ok(frames) if frames > RESTART_FRAMES => {
+                if passive(&pool).await.is_ok() {
+                    restart.0.store(true, Ordering::Release);
+                }
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
