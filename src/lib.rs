@@ -10,7 +10,8 @@
 //! - [`uri`]: h-compatible URI normalisation and version scope keys.
 //! - [`input`]: h's validation of annotation create/update bodies and document claims.
 //! - [`store`]: all SQL, written once for SQLite and PostgreSQL, and the change log that
-//!   every announced write appends to in its own transaction.
+//!   every announced write appends to in its own transaction; the group-commit writer that
+//!   stores annotation creates and updates, and (on SQLite) the WAL checkpointer beside it.
 //! - [`auth`]: the JWT bearer grant.
 //! - [`render`]: the annotation JSON for one viewer, shared by the HTTP API and the Real
 //!   Time API so they can never disagree.

@@ -96,6 +96,7 @@ async fn run(
             },
         };
         let results = conn.write_annotations(&writes).await;
+        restart.committed();
         // Nothing at all stored: the connection itself may be broken. The pool tests it on
         // return and the next group takes a fresh one.
         let broken = results.iter().all(Result::is_err);
