@@ -48,8 +48,8 @@ impl Writer {
     }
 
     /// Stores `write` in the next group and returns what was stored once it has committed.
-    /// If the caller goes away first, the write still completes (as a request already sent
-    /// would); its event is then read back from the change log.
+    /// Once queued, a write completes even if its caller goes away (as a request already sent
+    /// would); its change is then not handed to the tailer, which reads it from the log.
     pub async fn write(&self, write: AnnotationWrite) -> Result<Written, sqlx::Error> {
         let (done, answer) = oneshot::channel();
         self.jobs
