@@ -18,4 +18,5 @@ mod moderation;
 mod realtime;
 mod search;
 mod store;
+mod tailer;
 mod writer;

@@ -4,37 +4,26 @@
 use std::time::{Duration, Instant};
 
 use scholia::domain::Annotation;
-use scholia::store::{AnnotationWrite, ChangeAction, Db, Writer};
+use scholia::store::{
+    AnnotationWrite, ChangeAction, Db, DocumentClaims, DocumentUri, HeldConnection, Writer,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Backend, fresh_database};
 use crate::on_both_engines;
+use crate::store;
 
-on_both_engines!(concurrent_writes_each_get_their_own_outcome);
+on_both_engines!(
+    a_failed_write_in_a_group_spoils_no_other,
+    concurrent_writes_each_get_their_own_outcome
+);
 
 fn annotation(n: usize) -> Annotation {
-    let uri = format!("http://example.com/{n}");
-    Annotation {
-        id: format!("{n:0>22}"),
-        created: 1,
-        updated: 1,
-        userid: "acct:alice@example.com".into(),
-        groupid: "__world__".into(),
-        target_uri_normalized: scholia::uri::normalize(&uri).unwrap(),
-        target_uri: uri,
-        text: "some text".into(),
-        tags: vec!["t".into()],
-        shared: true,
-        references: vec![],
-        target_selectors: vec![],
-        target_description: None,
-        document_id: None,
-        extra: Default::default(),
-        metadata: None,
-        moderation_status: None,
-        version: None,
-        deleted: false,
-    }
+    crate::store::annotation(
+        &format!("{n:0>22}"),
+        "acct:alice@example.com",
+        &format!("http://example.com/{n}"),
+    )
 }
 
 fn create(a: Annotation) -> AnnotationWrite {
@@ -138,5 +127,88 @@ async fn the_wal_restarts_under_steady_writes() {
         w.await.unwrap();
     }
     stop.cancel();
+    db.close().await;
+}
+
+/// Three writes share a transaction; the middle one reuses an id. It alone fails, the other
+/// two are stored with their change rows, and the facts a create reads in its transaction
+/// (routing, document title) agree with what the store answers afterwards.
+async fn a_failed_write_in_a_group_spoils_no_other(backend: Backend) {
+    let (db, _dir) = store::open(backend).await;
+    let first = store::annotation(
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "acct:a@example.com",
+        "http://a.example",
+    );
+    db.write_annotation(&store::write(&first)).await.unwrap();
+    let log_before = store::count(&db, "SELECT COUNT(*) FROM change_log").await;
+    let claims = |uri: &str| DocumentClaims {
+        claimant: uri.into(),
+        claimant_normalized: scholia::uri::normalize(uri).unwrap(),
+        title: Some("Title".into()),
+        uris: vec![DocumentUri {
+            uri: uri.into(),
+            uri_normalized: scholia::uri::normalize(uri).unwrap(),
+            r#type: "self-claim".into(),
+            content_type: String::new(),
+        }],
+    };
+    let b = store::annotation(
+        "BBBBBBBBBBBBBBBBBBBBBB",
+        "acct:a@example.com",
+        "http://b.example",
+    );
+    let c = store::annotation(
+        "CCCCCCCCCCCCCCCCCCCCCC",
+        "acct:a@example.com",
+        "http://b.example",
+    );
+    let group = [
+        AnnotationWrite {
+            document: Some(claims("http://b.example")),
+            ..store::write(&b)
+        },
+        store::write(&first),
+        AnnotationWrite {
+            document: Some(claims("http://b.example")),
+            ..store::write(&c)
+        },
+    ];
+    let mut conn = HeldConnection::take(&db).await.unwrap();
+    let results = conn.write_annotations(&group).await;
+    drop(conn);
+    assert!(
+        results[0].is_ok() && results[2].is_ok(),
+        "the good writes are stored"
+    );
+    assert!(results[1].is_err(), "the duplicate id is refused");
+    assert_eq!(
+        store::count(&db, "SELECT COUNT(*) FROM annotations").await,
+        3
+    );
+    assert_eq!(
+        store::count(&db, "SELECT COUNT(*) FROM change_log").await,
+        log_before + 2
+    );
+    let stored_b = results[0].as_ref().unwrap();
+    let stored_c = results[2].as_ref().unwrap();
+    assert!(stored_b.change.seq < stored_c.change.seq);
+    assert_eq!(stored_b.document_title.as_deref(), Some("Title"));
+    assert!(stored_b.annotation.document_id.is_some());
+    assert_eq!(
+        stored_b.annotation.document_id,
+        stored_c.annotation.document_id
+    );
+    let expanded = db
+        .expand_uri("http://b.example", "httpx://b.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_c.routing.as_ref().map(|r| r.uris.clone()),
+        Some(expanded)
+    );
+    // The change handed back is the one the log holds.
+    let logged = db.changes_after(stored_b.change.seq - 1, 1).await.unwrap();
+    assert_eq!(logged, vec![stored_b.change.clone()]);
     db.close().await;
 }
