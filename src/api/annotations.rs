@@ -75,7 +75,8 @@ async fn store_and_present(
         change,
         routing,
     } = written;
-    let Some(routing) = routing.filter(|_| action == ChangeAction::Create) else {
+    // Only a create comes back with routing facts; an update is routed from the database.
+    let Some(routing) = routing else {
         state.change_committed(change);
         return Ok(Json(present(state, &annotation, Some(who)).await?));
     };
