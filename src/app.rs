@@ -16,10 +16,10 @@ use crate::api;
 use crate::bus::{Bus, LocalBus, tailer};
 use crate::client::{self, ClientAssets, demo::DemoClient};
 use crate::config::Config;
-use crate::domain::Identity;
+use crate::domain::{Group, Identity};
 use crate::realtime::{self, preload::Preloads, registry::Registry};
 use crate::render::Site;
-use crate::store::{Change, Db, Writer};
+use crate::store::{Change, Db, DirectReads, Writer};
 
 /// State shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -28,6 +28,8 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     config: Config,
     db: Db,
+    /// Point reads on SQLite without a worker round trip; `None` on PostgreSQL.
+    direct: Option<DirectReads>,
     site: Site,
     websocket_url: String,
     bus: Arc<dyn Bus>,
@@ -71,9 +73,11 @@ impl AppState {
             public_url,
             authority: config.authority(),
         };
+        let direct = DirectReads::for_db(&db);
         AppState(Arc::new(Inner {
             config,
             db,
+            direct,
             site,
             websocket_url,
             bus: Arc::new(LocalBus::new(4096)),
@@ -151,7 +155,23 @@ impl AppState {
     /// Resolves a bearer token to an identity with current group roles; read from the database
     /// on every request, so admin changes apply to the very next request.
     pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
+        if let Some(found) = self
+            .0
+            .direct
+            .as_ref()
+            .and_then(|d| d.identity_for_token(token))
+        {
+            return Ok(found);
+        }
         self.db().identity_for_token(token).await
+    }
+
+    /// A group by pubid, read like [`AppState::identity_for_token`].
+    pub async fn group_by_pubid(&self, pubid: &str) -> Result<Option<Group>, sqlx::Error> {
+        if let Some(found) = self.0.direct.as_ref().and_then(|d| d.group_by_pubid(pubid)) {
+            return Ok(found);
+        }
+        self.db().group_by_pubid(pubid).await
     }
 }
 

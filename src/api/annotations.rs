@@ -131,7 +131,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let ann = load(&state, &id).await?;
-    let group = state.db().group_by_pubid(&ann.groupid).await?;
+    let group = state.group_by_pubid(&ann.groupid).await?;
     if !authz::can_read(&ann, group.as_ref(), caller.identity()) {
         return Err(ApiError::NotFound);
     }
@@ -190,7 +190,7 @@ async fn moderate(
     status: ModerationStatus,
 ) -> ApiResult<Response> {
     let ann = load(state, id).await?;
-    let group = state.db().group_by_pubid(&ann.groupid).await?;
+    let group = state.group_by_pubid(&ann.groupid).await?;
     if !authz::can_moderate(&ann, group.as_ref(), caller.identity()) {
         return Err(ApiError::NotFound);
     }
@@ -248,7 +248,7 @@ async fn flag(
 ) -> ApiResult<Response> {
     let ann = load(&state, &id).await?;
     let who = caller.identity().ok_or(ApiError::NotFound)?;
-    let group = state.db().group_by_pubid(&ann.groupid).await?;
+    let group = state.group_by_pubid(&ann.groupid).await?;
     if !authz::can_read(&ann, group.as_ref(), Some(who)) {
         return Err(ApiError::NotFound);
     }

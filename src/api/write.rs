@@ -29,7 +29,6 @@ fn normalize(field: &str, raw: &str) -> ApiResult<String> {
 /// The group an annotation is written to, if it exists and the caller may write to it.
 async fn writable_group(state: &AppState, who: &Identity, pubid: &str) -> ApiResult<Group> {
     let group = state
-        .db()
         .group_by_pubid(pubid)
         .await?
         .ok_or_else(|| bad(format!("group: Invalid group id {pubid}")))?;

@@ -125,6 +125,20 @@ impl Db {
         Ok(row.map(Group::from))
     }
 
+    /// [`Db::group_by_pubid`] on a direct connection (see [`super::direct`]).
+    pub(crate) fn group_by_pubid_direct(
+        conn: &rusqlite::Connection,
+        pubid: &str,
+    ) -> rusqlite::Result<Option<Group>> {
+        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE pubid = $1");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([pubid])?;
+        Ok(match rows.next()? {
+            Some(row) => Some(GroupRow::from_direct(row)?.into()),
+            None => None,
+        })
+    }
+
     /// Looks a group up by h's `group:<authority_provided_id>@<authority>` form.
     pub async fn group_by_groupid(&self, groupid: &str) -> Result<Option<Group>, sqlx::Error> {
         let Some((id, authority)) = groupid

@@ -48,6 +48,22 @@ impl From<UserRow> for User {
     }
 }
 
+impl UserRow {
+    /// The same row read through rusqlite (see [`super::direct`]), by column name.
+    pub(crate) fn from_direct(r: &rusqlite::Row) -> rusqlite::Result<UserRow> {
+        Ok(UserRow {
+            id: r.get("id")?,
+            username: r.get("username")?,
+            authority: r.get("authority")?,
+            email: r.get("email")?,
+            display_name: r.get("display_name")?,
+            nipsa: r.get("nipsa")?,
+            deleted: r.get("deleted")?,
+            preferences: r.get("preferences")?,
+        })
+    }
+}
+
 pub(crate) const GROUP_COLS: &str = "id, pubid, authority, authority_provided_id, name, \
                                      description, group_type, pre_moderated";
 
@@ -61,6 +77,22 @@ pub(crate) struct GroupRow {
     description: Option<String>,
     group_type: String,
     pre_moderated: bool,
+}
+
+impl GroupRow {
+    /// The same row read through rusqlite (see [`super::direct`]), by column name.
+    pub(crate) fn from_direct(r: &rusqlite::Row) -> rusqlite::Result<GroupRow> {
+        Ok(GroupRow {
+            id: r.get("id")?,
+            pubid: r.get("pubid")?,
+            authority: r.get("authority")?,
+            authority_provided_id: r.get("authority_provided_id")?,
+            name: r.get("name")?,
+            description: r.get("description")?,
+            group_type: r.get("group_type")?,
+            pre_moderated: r.get("pre_moderated")?,
+        })
+    }
 }
 
 impl From<GroupRow> for Group {

@@ -126,6 +126,39 @@ impl Db {
             .map(|(_, user)| Identity::new(user, roles)))
     }
 
+    /// [`Db::identity_for_token`] on a direct connection (see [`super::direct`]).
+    pub(crate) fn identity_for_token_direct(
+        conn: &rusqlite::Connection,
+        value: &str,
+    ) -> rusqlite::Result<Option<Identity>> {
+        let token = {
+            let mut stmt = conn.prepare_cached(TOKEN_USER)?;
+            let mut rows = stmt.query([value])?;
+            match rows.next()? {
+                Some(r) => TokenUserRow {
+                    expires: r.get("token_expires")?,
+                    created: r.get("created")?,
+                    authclient_id: r.get("authclient_id")?,
+                    user: UserRow::from_direct(r)?,
+                },
+                None => return Ok(None),
+            }
+        };
+        let Some((_, user)) = token.valid() else {
+            return Ok(None);
+        };
+        let mut roles = HashMap::new();
+        let mut stmt = conn.prepare_cached(TOKEN_ROLES)?;
+        let mut rows = stmt.query([value])?;
+        while let Some(r) = rows.next()? {
+            let role: String = r.get(1)?;
+            if let Ok(role) = role.parse::<Role>() {
+                roles.insert(r.get::<_, String>(0)?, role);
+            }
+        }
+        Ok(Some(Identity::new(user, roles)))
+    }
+
     /// Creates (or replaces, as h's "regenerate" does) a user's developer token.
     pub async fn create_developer_token(&self, user: &User) -> Result<String, sqlx::Error> {
         let value = format!("{DEVELOPER_PREFIX}{}", random_token(43));
