@@ -56,12 +56,23 @@ fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
-/// One annotation write inside a caller's transaction.
+/// Where a write sits in its transaction on SQLite. The first write's first query opens the
+/// transaction and the last write's statement run commits it, so neither is a worker round
+/// trip of its own (see [`super::steps`]). On PostgreSQL both are false: the transaction is
+/// sqlx's own.
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    begin: bool,
+    commit: bool,
+}
+
+/// One annotation write inside a transaction, opened and closed as `frame` says.
 trait AnnotationTx {
     fn put_annotation(
         &mut self,
         w: &AnnotationWrite,
         engine: Engine,
+        frame: Frame,
     ) -> impl Future<Output = Result<Written, sqlx::Error>> + Send;
 }
 
@@ -194,15 +205,26 @@ macro_rules! impl_annotation_tx {
                 &mut self,
                 w: &AnnotationWrite,
                 engine: Engine,
+                frame: Frame,
             ) -> Result<Written, sqlx::Error> {
                 let mut a = w.annotation.clone();
                 let mut steps = Steps::default();
                 if let Some(claims) = &w.document {
-                    a.document_id = Some(self.record_document(claims, &mut steps).await?);
+                    let opening = if frame.begin { "BEGIN IMMEDIATE;\n" } else { "" };
+                    a.document_id = Some(self.record_document(claims, opening, &mut steps).await?);
+                } else if frame.begin {
+                    steps.push("BEGIN IMMEDIATE", vec![]);
                 }
                 let created = now_micros();
                 let claims_recorded = w.document.is_some();
                 write_steps(w, &a, engine, created, claims_recorded, &mut steps);
+                // The reads some creates still make after this run come after the commit when
+                // this write is the last. They are what the router would otherwise read after it,
+                // and nothing of ours writes in between (this connection is the only writer);
+                // if they fail, the write stands and the router reads them itself.
+                if frame.commit {
+                    steps.push("COMMIT", vec![]);
+                }
                 let mut got = StepRows::default();
                 for row in self.run_steps(&steps).await? {
                     let Some(first) = row.columns().first() else {
@@ -221,7 +243,8 @@ macro_rules! impl_annotation_tx {
                 }
                 let seq = got.seq.ok_or(sqlx::Error::RowNotFound)?;
                 let creating = w.action == ChangeAction::Create;
-                let (routing, document_title) = match (creating, claims_recorded, a.document_id) {
+                let facts: Result<_, sqlx::Error> = async {
+                    Ok(match (creating, claims_recorded, a.document_id) {
                     (false, _, _) => (None, None),
                     (true, true, Some(_)) => {
                         let checkpoint = if got.checkpoint {
@@ -249,6 +272,18 @@ macro_rules! impl_annotation_tx {
                         };
                         (Some(RoutingFacts { uris, checkpoint }), None)
                     }
+                    })
+                }
+                .await;
+                let (routing, document_title) = match facts {
+                    Ok(facts) => facts,
+                    // Committed already: the write stands, and without the facts the router
+                    // reads them itself, as it does for an update.
+                    Err(e) if frame.commit => {
+                        tracing::debug!(error = %e, "routing reads after a commit failed");
+                        (None, None)
+                    }
+                    Err(e) => return Err(e),
                 };
                 let change = Change {
                     seq,
@@ -272,30 +307,6 @@ macro_rules! impl_annotation_tx {
 
 impl_annotation_tx!(sqlx::SqliteConnection);
 impl_annotation_tx!(sqlx::PgConnection);
-
-/// Runs `$body` with `$tx` a write transaction on the held connection `$conn`.
-macro_rules! in_write_tx {
-    ($conn:expr, |$tx:ident| $body:expr) => {
-        match $conn {
-            HeldConnection::Sqlite(c) => {
-                let mut $tx = sqlx::Connection::begin_with(&mut **c, "BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                Ok(out)
-            }
-            HeldConnection::Postgres(c) => {
-                let mut $tx = sqlx::Connection::begin(&mut **c).await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(super::WRITE_LOCK_KEY)
-                    .execute(&mut *$tx)
-                    .await?;
-                let out = $body;
-                $tx.commit().await?;
-                Ok(out)
-            }
-        }
-    };
-}
 
 /// A connection kept out of the pool for writing. Every pooled use costs sqlx a ping on release
 /// (and one on acquire unless turned off), each a round trip of its own; a held connection
@@ -323,8 +334,8 @@ impl HeldConnection {
 
     /// Stores one write in its own transaction.
     pub async fn write_annotation(&mut self, w: &AnnotationWrite) -> Result<Written, sqlx::Error> {
-        let engine = self.engine();
-        in_write_tx!(self, |tx| tx.put_annotation(w, engine).await?)
+        let mut one = self.write_together(std::slice::from_ref(w)).await?;
+        one.pop().ok_or(sqlx::Error::RowNotFound)
     }
 
     /// Stores several writes, in one transaction when they all succeed; otherwise each in its
@@ -348,18 +359,53 @@ impl HeldConnection {
         out
     }
 
+    /// Stores `writes` in one transaction: all or none.
     async fn write_together(
         &mut self,
         writes: &[AnnotationWrite],
     ) -> Result<Vec<Written>, sqlx::Error> {
         let engine = self.engine();
-        in_write_tx!(self, |tx| {
-            let mut all = Vec::with_capacity(writes.len());
-            for w in writes {
-                all.push(tx.put_annotation(w, engine).await?);
+        let last = writes.len().saturating_sub(1);
+        match self {
+            HeldConnection::Sqlite(c) => {
+                let conn = &mut **c;
+                let mut all = Vec::with_capacity(writes.len());
+                let mut failed = None;
+                for (i, w) in writes.iter().enumerate() {
+                    let frame = Frame {
+                        begin: i == 0,
+                        commit: i == last,
+                    };
+                    match conn.put_annotation(w, engine, frame).await {
+                        Ok(written) => all.push(written),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let Some(e) = failed else { return Ok(all) };
+                // sqlx does not know of a transaction opened in a query string: undo whatever the
+                // failure left open. With none open (BEGIN itself failed) this fails harmlessly.
+                if let Err(r) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                    tracing::debug!(error = %r, "rollback after a failed write");
+                }
+                Err(e)
             }
-            all
-        })
+            HeldConnection::Postgres(c) => {
+                let mut tx = sqlx::Connection::begin(&mut **c).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(super::WRITE_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut all = Vec::with_capacity(writes.len());
+                for w in writes {
+                    all.push(tx.put_annotation(w, engine, Frame::default()).await?);
+                }
+                tx.commit().await?;
+                Ok(all)
+            }
+        }
     }
 
     /// Runs a statement that returns nothing (the writer's WAL checkpoint).

@@ -34,10 +34,12 @@ const INSERT_CLAIM: &str = "INSERT INTO document_uris (document_id, claimant, cl
 pub(crate) trait DocumentTx {
     /// Finds or creates the document the claims describe, merging documents the claims show to
     /// be one, and returns the document id. The claims themselves are added to `then`, to be
-    /// recorded with the rest of the write.
+    /// recorded with the rest of the write. `opening` (a constant such as `BEGIN IMMEDIATE;`)
+    /// goes first in the same query as the lookup.
     fn record_document(
         &mut self,
         claims: &DocumentClaims,
+        opening: &'static str,
         then: &mut Steps,
     ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send;
 }
@@ -48,6 +50,7 @@ macro_rules! impl_document_tx {
             async fn record_document(
                 &mut self,
                 claims: &DocumentClaims,
+                opening: &'static str,
                 then: &mut Steps,
             ) -> Result<i64, sqlx::Error> {
                 let now = now_micros();
@@ -56,7 +59,7 @@ macro_rules! impl_document_tx {
                 keys.sort_unstable();
                 keys.dedup();
                 let sql = format!(
-                    "SELECT DISTINCT document_id FROM document_uris WHERE uri_normalized IN ({}) ORDER BY document_id",
+                    "{opening}SELECT DISTINCT document_id FROM document_uris WHERE uri_normalized IN ({}) ORDER BY document_id",
                     placeholders(1, keys.len())
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()));
