@@ -22,7 +22,7 @@ pub struct Placement {
     pub load_cpus: Option<String>,
 }
 
-fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
+pub(super) fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
     match cpus {
         Some(list) => {
             let mut c = Command::new("taskset");
@@ -33,7 +33,7 @@ fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
     }
 }
 
-fn exe() -> anyhow::Result<PathBuf> {
+pub(super) fn exe() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("locating the scholia binary")
 }
 

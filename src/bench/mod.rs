@@ -8,8 +8,10 @@
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
 //! - [`driver`]: the server under test, workers, the server's metrics; [`post`]: paced POSTs.
 //! - [`scenarios`]: S1–S6. [`report`] (with `table`): medians, ranges, the table and the plot.
-//! - [`hist`], [`proc`]: latency histograms and `/proc` readings.
+//! - [`hist`], [`proc`]: latency histograms and `/proc` readings; [`calibrate`]: how fast the
+//!   machine is before each run.
 
+pub mod calibrate;
 pub mod driver;
 pub mod hist;
 pub mod post;
@@ -117,6 +119,9 @@ pub enum Scenario {
     /// A worker process (started by the driver).
     #[command(subcommand, hide = true)]
     Worker(WorkerMode),
+    /// The machine-speed probes, printed as JSON (started by the driver on the server's CPUs).
+    #[command(hide = true)]
+    Calibrate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,6 +139,18 @@ fn cpus(list: &str) -> Option<String> {
 pub fn main(args: BenchArgs) -> ExitCode {
     // The driver itself belongs with the load, off the server's CPU: pin this process before
     // any runtime thread exists, so every thread inherits it (workers are started pinned).
+    if let Scenario::Calibrate = args.scenario {
+        return match calibrate::measure() {
+            Ok(v) => {
+                println!("{v}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if !matches!(args.scenario, Scenario::Worker(_) | Scenario::Report { .. })
         && let Some(list) = cpus(&args.load_cpus)
     {
@@ -251,7 +268,8 @@ async fn scenario(
     let mut results = vec![];
     for r in 1..=runs {
         eprintln!("{name}: run {r} of {runs} ({p})");
-        let v = match name {
+        let calibration = calibrate::run(place).await?;
+        let mut v = match name {
             "s1" => scenarios::s1(place, f("conns") as usize).await?,
             "s2" => scenarios::s2(place, f("conns") as usize, &list("rates"), f("secs")).await?,
             "s3" => {
@@ -282,6 +300,7 @@ async fn scenario(
             }
             _ => anyhow::bail!("unknown scenario {name}"),
         };
+        v["calibration"] = calibration;
         eprintln!("{name}: run {r}: {v}");
         results.push(v);
     }

@@ -62,6 +62,38 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// The machine-speed probes taken before every run (`calibrate`), as a sentence; `None` for
+/// results recorded before the probes existed.
+fn speed_line(dir: &Path) -> Option<String> {
+    let (mut rt, mut compute) = (vec![], vec![]);
+    for name in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+        let Some(doc) = load(dir, name) else { continue };
+        for run in runs(&doc) {
+            let c = &run["calibration"];
+            if let (Some(r), Some(m)) = (c["roundtrip_us"].as_f64(), c["compute_ms"].as_f64()) {
+                rt.push(r);
+                compute.push(m);
+            }
+        }
+    }
+    if rt.is_empty() {
+        return None;
+    }
+    let ((r, r_lo, r_hi), (m, m_lo, m_hi)) = (median_range(&rt), median_range(&compute));
+    Some(format!(
+        "Machine speed, probed on the server's CPU before each of the {} runs (`src/bench/calibrate.rs`; \
+         this shared VM's speed drifts, so compare figures across reports only where these agree): \
+         loopback TCP round trip between two threads {} µs [{} – {}], a fixed arithmetic loop {} ms [{} – {}].",
+        rt.len(),
+        fmt(r),
+        fmt(r_lo),
+        fmt(r_hi),
+        fmt(m),
+        fmt(m_lo),
+        fmt(m_hi)
+    ))
+}
+
 /// Writes the report (and the plot beside it in `docs/`) from the results in `dir`.
 pub fn write(dir: &Path, report: &Path) -> anyhow::Result<()> {
     let rows = rows(dir);
@@ -93,6 +125,9 @@ pub fn write(dir: &Path, report: &Path) -> anyhow::Result<()> {
         machine["server_cpus"].as_str().unwrap_or("none"),
         machine["load_cpus"].as_str().unwrap_or("none")
     );
+    if let Some(line) = speed_line(dir) {
+        let _ = writeln!(md, "{line}\n");
+    }
     let _ = writeln!(
         md,
         "| | figure | result | minimum | goal | |\n|---|---|---|---|---|---|"

@@ -41,6 +41,16 @@ fn a_small_s3_run_counts_every_event_and_reports() {
         point["latency_us"]["count"].as_u64() == Some(300),
         "{point}"
     );
+    // Each run records how fast the machine was just before it.
+    let probe = &result["runs"][0]["calibration"];
+    assert!(
+        probe["roundtrip_us"].as_f64().is_some_and(|v| v > 0.0),
+        "{probe}"
+    );
+    assert!(
+        probe["compute_ms"].as_f64().is_some_and(|v| v > 0.0),
+        "{probe}"
+    );
 
     let report = dir.path().join("BENCHMARKS.md");
     let written = Command::new(BIN)
@@ -57,6 +67,10 @@ fn a_small_s3_run_counts_every_event_and_reports() {
     );
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.contains("| S3 | routed events/s in process"), "{md}");
+    assert!(
+        md.contains("loopback TCP round trip between two threads"),
+        "{md}"
+    );
     let svg = std::fs::read_to_string(dir.path().join("docs/benchmarks.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("S3"), "{svg}");
 }
