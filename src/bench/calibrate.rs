@@ -27,7 +27,7 @@ const REPEATS: usize = 5;
 const ROUND_TRIPS: u32 = 5_000;
 const COMPUTE_ROUNDS: u64 = 20_000_000;
 
-/// The probes, in this process (started pinned by [`run`]): the median of [`REPEATS`] tries
+/// The probes, in this process (started pinned by [`run`]): the median of five tries
 /// of each, so that one interruption does not stand for the whole machine.
 pub fn measure() -> anyhow::Result<Value> {
     let mut roundtrip = Vec::with_capacity(REPEATS);

@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::Db;
-use super::annotation_write::{AnnotationWrite, HeldConnection, Written};
+use super::annotation_write::{AnnotationWrite, Written};
 use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
+use super::held::HeldConnection;
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
