@@ -22,15 +22,15 @@ use rusqlite::{Connection, OpenFlags};
 use super::Db;
 use crate::domain::{Group, Identity};
 
-/// At most this many connections are kept between reads; more may be open at a moment when
-/// several threads read at once, and are closed after use.
-const IDLE_MAX: usize = 4;
-
 /// A small pool of rusqlite connections to one SQLite file, for reads only.
 #[derive(Debug)]
 pub struct DirectReads {
     path: String,
     idle: Mutex<Vec<Connection>>,
+    /// At most this many connections are kept between reads: one per CPU (at least 4), as
+    /// each runtime thread reads on its own. More may be open at a moment when more threads
+    /// read at once; those are closed after use.
+    idle_max: usize,
 }
 
 impl DirectReads {
@@ -52,6 +52,7 @@ impl DirectReads {
         Some(DirectReads {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            idle_max: std::thread::available_parallelism().map_or(4, |n| n.get().max(4)),
         })
     }
 
@@ -92,7 +93,7 @@ impl DirectReads {
         match f(&conn) {
             Ok(v) => {
                 if let Ok(mut idle) = self.idle.lock()
-                    && idle.len() < IDLE_MAX
+                    && idle.len() < self.idle_max
                 {
                     idle.push(conn);
                 }
