@@ -13,7 +13,6 @@ use divan::Bencher;
 use divan::counter::BytesCount;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
-use tokio_util::sync::CancellationToken;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 
@@ -114,7 +113,7 @@ fn lookup(bencher: Bencher, n: usize) {
     let mut queues = Vec::with_capacity(n);
     for i in 0..n {
         let (tx, rx) = outbox::channel(16);
-        let id = registry.register(None, tx, CancellationToken::new());
+        let id = registry.register(None, tx);
         registry.set_filter(id, vec![Key::Uri(socket_uri(i))]);
         queues.push(rx);
     }

@@ -40,16 +40,68 @@ pub type IdSet = HashSet<SocketId, IdBuildHasher>;
 /// A map keyed by socket id.
 pub type IdMap<V> = HashMap<SocketId, V, IdBuildHasher>;
 
+/// The sockets under one key. Most keys (a page's URI, an annotation id) have one subscriber,
+/// and an event looks several keys up: keeping a lone subscriber inline saves the cold read of
+/// a set's table per lookup, which is what an event's cost grew by with the number of keys.
+#[derive(Debug)]
+enum Subscribers {
+    One(SocketId),
+    Many(IdSet),
+}
+
+impl Subscribers {
+    fn insert(&mut self, socket: SocketId) {
+        match self {
+            Subscribers::One(only) if *only == socket => {}
+            Subscribers::One(only) => {
+                *self = Subscribers::Many(IdSet::from_iter([*only, socket]));
+            }
+            Subscribers::Many(set) => {
+                set.insert(socket);
+            }
+        }
+    }
+
+    /// Removes `socket`; true when none is left.
+    fn remove(&mut self, socket: SocketId) -> bool {
+        match self {
+            Subscribers::One(only) => *only == socket,
+            Subscribers::Many(set) => {
+                set.remove(&socket);
+                let mut left = set.iter().copied();
+                match (left.next(), left.next()) {
+                    (None, _) => return true,
+                    (Some(last), None) => *self = Subscribers::One(last),
+                    _ => {}
+                }
+                false
+            }
+        }
+    }
+
+    fn extend_into(&self, out: &mut Vec<SocketId>) {
+        match self {
+            Subscribers::One(only) => out.push(*only),
+            Subscribers::Many(set) => out.extend(set.iter().copied()),
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 pub struct Index {
-    by_key: HashMap<Key, IdSet>,
+    by_key: HashMap<Key, Subscribers>,
 }
 
 impl Index {
     /// Subscribes `socket` to `keys`.
     pub fn insert(&mut self, socket: SocketId, keys: &[Key]) {
         for key in keys {
-            self.by_key.entry(key.clone()).or_default().insert(socket);
+            match self.by_key.get_mut(key) {
+                Some(subs) => subs.insert(socket),
+                None => {
+                    self.by_key.insert(key.clone(), Subscribers::One(socket));
+                }
+            }
         }
     }
 
@@ -57,11 +109,10 @@ impl Index {
     /// socket names any more so the index never outgrows the live filters.
     pub fn remove(&mut self, socket: SocketId, keys: &[Key]) {
         for key in keys {
-            if let Some(set) = self.by_key.get_mut(key) {
-                set.remove(&socket);
-                if set.is_empty() {
-                    self.by_key.remove(key);
-                }
+            if let Some(subs) = self.by_key.get_mut(key)
+                && subs.remove(socket)
+            {
+                self.by_key.remove(key);
             }
         }
     }
@@ -72,12 +123,13 @@ impl Index {
         let Some(first) = sets.next() else {
             return Vec::new();
         };
-        let mut out: Vec<SocketId> = first.iter().copied().collect();
+        let mut out = Vec::new();
+        first.extend_into(&mut out);
         // A socket subscribed under several of the event's keys must get it once. With one
         // matching key (a broadcast to one URI, say) the set holds each socket once already.
         let mut merged = false;
-        for set in sets {
-            out.extend(set.iter().copied());
+        for subs in sets {
+            subs.extend_into(&mut out);
             merged = true;
         }
         if merged {
@@ -125,6 +177,27 @@ mod tests {
         assert_eq!(idx.candidates(&[k("z")]), Vec::<u64>::new());
         // The same name under another field is another key.
         assert_eq!(idx.candidates(&[Key::Id("a".into())]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn a_key_grows_from_one_subscriber_to_many_and_back() {
+        let mut idx = Index::default();
+        idx.insert(1, &[k("a")]);
+        idx.insert(1, &[k("a")]);
+        assert_eq!(idx.candidates(&[k("a")]), vec![1]);
+        idx.insert(2, &[k("a")]);
+        idx.insert(3, &[k("a")]);
+        let mut all = idx.candidates(&[k("a")]);
+        all.sort_unstable();
+        assert_eq!(all, vec![1, 2, 3]);
+        idx.remove(2, &[k("a")]);
+        idx.remove(3, &[k("a")]);
+        assert_eq!(idx.candidates(&[k("a")]), vec![1]);
+        // Removing a socket the key does not hold leaves its subscriber alone.
+        idx.remove(9, &[k("a")]);
+        assert_eq!(idx.candidates(&[k("a")]), vec![1]);
+        idx.remove(1, &[k("a")]);
+        assert!(idx.is_empty());
     }
 
     #[test]

@@ -38,7 +38,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::json;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::api::extract::bearer_token;
 use crate::app::AppState;
@@ -160,7 +159,6 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
 async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identity>>, epoch: u64) {
     let limits = state.config().socket_limits();
     let (outbox_tx, outbox) = outbox::channel(limits.queue);
-    let slow = CancellationToken::new();
     let userid = identity.as_ref().map(|i| i.userid.clone());
     let auth = if userid.is_some() {
         "authenticated"
@@ -168,7 +166,7 @@ async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identit
         "anonymous"
     };
     let registry = state.realtime().clone();
-    let id = registry.register(identity, outbox_tx, slow.clone());
+    let id = registry.register(identity, outbox_tx);
     if let Some(userid) = &userid
         && registry.user_epoch() != epoch
     {
@@ -189,7 +187,6 @@ async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identit
         registry: registry.clone(),
         userid: userid.clone(),
         outbox,
-        slow,
         shutdown: state.shutdown_token().clone(),
         limits,
     };

@@ -3,6 +3,11 @@
 //! (about 1.5 KiB with its bookkeeping) for every socket up front; this queue allocates nothing
 //! until a frame is queued and gives its memory back once drained, so an idle socket costs a
 //! few dozen bytes here.
+//!
+//! It also carries the socket's "too slow" mark. A sender that finds the queue full marks it,
+//! drops what it holds and wakes the task, which then closes the socket. Keeping the mark in
+//! the state the sender already locks spares every delivery a second shared object to touch
+//! (a cancellation token's node), which at 19k sockets is one more cold cache line per event.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,6 +23,8 @@ struct State {
     cap: usize,
     senders: usize,
     receiver_gone: bool,
+    /// Set when a frame found the queue full: the socket is to be closed as too slow.
+    slow: bool,
 }
 
 struct Shared {
@@ -34,9 +41,10 @@ impl Shared {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum TrySendError {
-    /// The queue holds `cap` frames already.
+    /// The queue held `cap` frames already: it is now marked slow, its frames are dropped and
+    /// its task is woken to close the socket. Returned once per queue.
     Full,
-    /// The socket's task is gone.
+    /// The socket's task is gone, or the queue was marked slow before.
     Closed,
 }
 
@@ -56,6 +64,7 @@ pub fn channel(cap: usize) -> (Sender, Receiver) {
             cap: cap.max(1),
             senders: 1,
             receiver_gone: false,
+            slow: false,
         }),
         ready: Notify::new(),
     });
@@ -71,10 +80,15 @@ impl Sender {
     pub fn try_send(&self, frame: Utf8Bytes) -> Result<(), TrySendError> {
         let wake = {
             let mut st = self.shared.lock();
-            if st.receiver_gone {
+            if st.receiver_gone || st.slow {
                 return Err(TrySendError::Closed);
             }
             if st.frames.len() >= st.cap {
+                st.slow = true;
+                // The socket is going to be closed: its backlog would never be sent.
+                st.frames = VecDeque::new();
+                drop(st);
+                self.shared.ready.notify_one();
                 return Err(TrySendError::Full);
             }
             st.frames.push_back(frame);
@@ -116,11 +130,15 @@ impl Drop for Sender {
 }
 
 impl Receiver {
-    /// The next frame; `None` once every sender is gone and the queue is empty.
+    /// The next frame; `None` once the queue is marked slow, or once every sender is gone and
+    /// the queue is empty ([`Receiver::is_slow`] tells which).
     pub async fn recv(&self) -> Option<Utf8Bytes> {
         loop {
             {
                 let mut st = self.shared.lock();
+                if st.slow {
+                    return None;
+                }
                 if let Some(f) = pop(&mut st) {
                     return Some(f);
                 }
@@ -132,17 +150,33 @@ impl Receiver {
         }
     }
 
+    /// Whether a sender found the queue full.
+    pub fn is_slow(&self) -> bool {
+        self.shared.lock().slow
+    }
+
+    /// Returns once the queue is marked slow. Waiting here may take the wake-up meant for a
+    /// frame; that is harmless, as the task checks the queue before it next waits for one.
+    pub async fn slowed(&self) {
+        loop {
+            if self.is_slow() {
+                return;
+            }
+            self.shared.ready.notified().await;
+        }
+    }
+
     pub fn try_recv(&self) -> Option<Utf8Bytes> {
         pop(&mut self.shared.lock())
     }
 
     /// Returns once at least half the queue's capacity is taken (a socket holding its write
-    /// back for pacing must not fill up and be closed as slow).
+    /// back for pacing must not fill up and be closed as slow), or once it is marked slow.
     pub async fn half_full(&self) {
         loop {
             {
                 let st = self.shared.lock();
-                if st.frames.len() >= half(st.cap) {
+                if st.slow || st.frames.len() >= half(st.cap) {
                     return;
                 }
             }
@@ -180,7 +214,6 @@ mod tests {
         let (tx, rx) = channel(2);
         tx.try_send("a".into()).unwrap();
         tx.try_send("b".into()).unwrap();
-        assert_eq!(tx.try_send("c".into()), Err(TrySendError::Full));
         assert_eq!(rx.recv().await.as_deref(), Some("a"));
         assert_eq!(rx.try_recv().as_deref(), Some("b"));
         assert_eq!(rx.try_recv(), None);
@@ -188,6 +221,29 @@ mod tests {
         drop(tx);
         assert_eq!(rx.recv().await.as_deref(), Some("d"));
         assert_eq!(rx.recv().await, None);
+        assert!(!rx.is_slow());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_marked_slow_once_and_wakes_its_receiver() {
+        let (tx, rx) = channel(2);
+        let waiter = tokio::spawn(async move {
+            rx.slowed().await;
+            rx
+        });
+        tokio::task::yield_now().await;
+        tx.try_send("a".into()).unwrap();
+        tx.try_send("b".into()).unwrap();
+        assert_eq!(tx.try_send("c".into()), Err(TrySendError::Full));
+        assert_eq!(tx.try_send("d".into()), Err(TrySendError::Closed));
+        let rx = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken when marked slow")
+            .unwrap();
+        assert!(rx.is_slow());
+        // Its backlog is dropped: the socket is closed rather than drained.
+        assert_eq!(rx.recv().await, None);
+        assert_eq!(rx.try_recv(), None);
     }
 
     #[tokio::test]

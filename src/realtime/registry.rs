@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use super::filter::Key;
 use super::index::{IdMap, IdSet, Index, SocketId};
@@ -27,9 +26,8 @@ pub struct Entry {
     pub client_id: Option<Value>,
     /// `None` until the first valid filter: such a socket gets no annotation events.
     keys: Option<Vec<Key>>,
+    /// Its queue; a full one marks itself slow, which makes the socket's task close it.
     outbox: outbox::Sender,
-    /// Cancelled when the socket cannot keep up, which makes its task close it.
-    slow: CancellationToken,
 }
 
 #[derive(Default)]
@@ -65,12 +63,7 @@ impl Registry {
     }
 
     /// Adds a socket; it receives nothing until it sends a filter.
-    pub fn register(
-        &self,
-        identity: Option<Arc<Identity>>,
-        outbox: outbox::Sender,
-        slow: CancellationToken,
-    ) -> SocketId {
+    pub fn register(&self, identity: Option<Arc<Identity>>, outbox: outbox::Sender) -> SocketId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut st = self.lock();
         if let Some(i) = &identity {
@@ -83,7 +76,6 @@ impl Registry {
                 client_id: None,
                 keys: None,
                 outbox,
-                slow,
             },
         );
         id
@@ -232,13 +224,9 @@ impl Registry {
 fn push(entry: &Entry, frame: Utf8Bytes, out: &mut Handoff) {
     match entry.outbox.try_send(frame) {
         Ok(()) => out.delivered += 1,
-        Err(outbox::TrySendError::Full) => {
-            if !entry.slow.is_cancelled() {
-                out.slow += 1;
-            }
-            entry.slow.cancel();
-        }
-        // The socket's task has ended; it is about to unregister.
+        // Newly marked slow; its task now closes it.
+        Err(outbox::TrySendError::Full) => out.slow += 1,
+        // Its task has ended and is about to unregister, or it is closing as slow already.
         Err(outbox::TrySendError::Closed) => {}
     }
 }

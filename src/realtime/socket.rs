@@ -129,7 +129,6 @@ pub struct Socket {
     pub userid: Option<String>,
     pub outbox: Receiver,
     /// Cancelled by the router when the outbound queue overflows.
-    pub slow: CancellationToken,
     pub shutdown: CancellationToken,
     pub limits: Limits,
 }
@@ -155,19 +154,19 @@ where
     let mut pacing = Pacing::new(limits.write_rate, limits.write_burst, start);
     // Created once, not per loop turn: each creation registers a waiter on the token, and a
     // socket loops once per delivery.
-    let (shutdown, slow) = (sock.shutdown.clone(), sock.slow.clone());
+    let shutdown = sock.shutdown.clone();
     let shutdown = shutdown.cancelled();
-    let slow = slow.cancelled();
-    tokio::pin!(shutdown, slow);
+    tokio::pin!(shutdown);
     let events_out = metrics::counter!("scholia_ws_messages_out_total", "type" => "event");
 
     let ending = loop {
         let writing = tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
-            _ = &mut slow => break Ending::Slow,
             frame = pacing.next(&sock.outbox) => {
-                let Some(first) = frame else { break Ending::Shutdown };
+                let Some(first) = frame else {
+                    break if sock.outbox.is_slow() { Ending::Slow } else { Ending::Shutdown };
+                };
                 Writing::Queued(first)
             }
             _ = async { if let Some(t) = throttle.as_mut() { t.as_mut().await } }, if throttle.is_some() => {
@@ -215,7 +214,7 @@ where
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
-            _ = &mut slow => break Ending::Slow,
+            _ = sock.outbox.slowed() => break Ending::Slow,
             written = write(&mut ws, &sock.outbox, writing, &events_out) => match written {
                 Some(stopped_at_limits) => pacing.wrote(stopped_at_limits),
                 None => break Ending::Gone,
