@@ -29,6 +29,22 @@ pub enum Key {
     UriAllVersions(String),
 }
 
+impl Key {
+    /// How many kinds of key there are.
+    pub const KINDS: usize = 5;
+
+    /// This key's kind, below [`Key::KINDS`].
+    pub fn kind(&self) -> usize {
+        match self {
+            Key::Id(_) => 0,
+            Key::Group(_) => 1,
+            Key::Reference(_) => 2,
+            Key::Uri(_) => 3,
+            Key::UriAllVersions(_) => 4,
+        }
+    }
+}
+
 /// Bounds on one filter, so one socket cannot make the index (or its own key list) large.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FilterLimits {

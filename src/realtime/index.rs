@@ -90,6 +90,11 @@ impl Subscribers {
 #[derive(Default, Debug)]
 pub struct Index {
     by_key: HashMap<Key, Subscribers>,
+    /// Keys held of each kind ([`Key::kind`]). An event has a key of every kind (its id, its
+    /// group, its URI...), but most servers hold few kinds: the official client's sidebar
+    /// subscribes by URI alone. A kind nobody holds is not looked up: that saves a hash and a
+    /// probe of a table that, with many sockets, is out of the cache.
+    kinds: [usize; Key::KINDS],
 }
 
 impl Index {
@@ -100,6 +105,7 @@ impl Index {
                 Some(subs) => subs.insert(socket),
                 None => {
                     self.by_key.insert(key.clone(), Subscribers::One(socket));
+                    self.kinds[key.kind()] += 1;
                 }
             }
         }
@@ -113,13 +119,17 @@ impl Index {
                 && subs.remove(socket)
             {
                 self.by_key.remove(key);
+                self.kinds[key.kind()] -= 1;
             }
         }
     }
 
     /// The sockets subscribed to any of `keys`, each once.
     pub fn candidates(&self, keys: &[Key]) -> Vec<SocketId> {
-        let mut sets = keys.iter().filter_map(|k| self.by_key.get(k));
+        let mut sets = keys
+            .iter()
+            .filter(|k| self.kinds[k.kind()] > 0)
+            .filter_map(|k| self.by_key.get(k));
         let Some(first) = sets.next() else {
             return Vec::new();
         };
@@ -141,7 +151,8 @@ impl Index {
 
     /// Whether any socket is subscribed to any of `keys` (an empty set is never kept).
     pub fn any(&self, keys: &[Key]) -> bool {
-        keys.iter().any(|k| self.by_key.contains_key(k))
+        keys.iter()
+            .any(|k| self.kinds[k.kind()] > 0 && self.by_key.contains_key(k))
     }
 
     /// Distinct keys with at least one subscriber.
@@ -198,6 +209,21 @@ mod tests {
         assert_eq!(idx.candidates(&[k("a")]), vec![1]);
         idx.remove(1, &[k("a")]);
         assert!(idx.is_empty());
+    }
+
+    #[test]
+    fn kinds_are_counted_as_keys_come_and_go() {
+        let mut idx = Index::default();
+        idx.insert(1, &[k("a"), Key::Id("a".into())]);
+        idx.insert(2, &[k("a")]);
+        assert_eq!(idx.kinds[k("a").kind()], 1);
+        assert_eq!(idx.kinds[Key::Id("a".into()).kind()], 1);
+        idx.remove(1, &[k("a"), Key::Id("a".into())]);
+        assert_eq!(idx.kinds[Key::Id("a".into()).kind()], 0);
+        assert_eq!(idx.candidates(&[Key::Id("a".into()), k("a")]), vec![2]);
+        idx.remove(2, &[k("a")]);
+        assert_eq!(idx.kinds, [0; Key::KINDS]);
+        assert!(!idx.any(&[k("a")]));
     }
 
     #[test]

@@ -17,15 +17,17 @@ use super::index::{IdMap, IdSet, Index, SocketId};
 use super::outbox;
 use crate::domain::Identity;
 
-/// What routing needs to know about one socket.
+/// What routing needs to know about one socket. Kept small (40 bytes): routing reads one per
+/// delivery, and with many sockets each read is a cache miss, so the rarely set client id and
+/// the key list (read only when the filter changes) are behind pointers.
 pub struct Entry {
     /// The socket's user with their *current* group roles (refreshed when the change log says
     /// the user changed; h freezes them at connect, quirk Q8).
     pub identity: Option<Arc<Identity>>,
     /// Set by `client_id`; compared with the writer's `X-Client-Id`.
-    pub client_id: Option<Value>,
+    pub client_id: Option<Box<Value>>,
     /// `None` until the first valid filter: such a socket gets no annotation events.
-    keys: Option<Vec<Key>>,
+    keys: Option<Box<[Key]>>,
     /// Its queue; a full one marks itself slow, which makes the socket's task close it.
     outbox: outbox::Sender,
 }
@@ -111,12 +113,12 @@ impl Registry {
             index.remove(id, old);
         }
         index.insert(id, &keys);
-        entry.keys = Some(keys);
+        entry.keys = Some(keys.into_boxed_slice());
     }
 
     pub fn set_client_id(&self, id: SocketId, client_id: Option<Value>) {
         if let Some(entry) = self.lock().sockets.get_mut(&id) {
-            entry.client_id = client_id;
+            entry.client_id = client_id.map(Box::new);
         }
     }
 

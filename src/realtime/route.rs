@@ -52,7 +52,7 @@ pub fn route(state: &AppState, change: &Change, ev: &Loaded) -> u64 {
     };
     let started = Instant::now();
     let targets = registry.classify(&ev.keys, |socket| {
-        audience.class_for(socket.identity.as_deref(), socket.client_id.as_ref())
+        audience.class_for(socket.identity.as_deref(), socket.client_id.as_deref())
     });
     let m = handles();
     m.routed(change.action).increment(1);

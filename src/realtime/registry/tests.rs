@@ -64,8 +64,14 @@ fn client_id_and_identity_are_per_socket() {
     let a = reg.register(None, tx);
     reg.set_filter(a, vec![k("x")]);
     reg.set_client_id(a, Some(json!("abc")));
-    let seen = reg.classify(&[k("x")], |e| e.client_id.clone());
+    let seen = reg.classify(&[k("x")], |e| e.client_id.as_deref().cloned());
     assert_eq!(seen, vec![(a, json!("abc"))]);
     assert!(!reg.has_user("acct:a@x"));
     reg.refresh_identity("acct:a@x", None::<Arc<crate::domain::Identity>>);
+}
+
+#[test]
+fn an_entry_stays_small() {
+    // Routing reads one entry per delivery; see `Entry`.
+    assert!(std::mem::size_of::<(u64, super::Entry)>() <= 64);
 }
