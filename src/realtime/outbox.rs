@@ -1,5 +1,5 @@
-//! A socket's outbound queue: bounded, one consumer (the socket's task), fed by the registry, (the
-//! socket's task). It replaces a `tokio::sync::mpsc` channel, which allocates a 32-slot block
+//! A socket's outbound queue: bounded, one consumer (the socket's task), fed by the registry.
+//! It replaces a `tokio::sync::mpsc` channel, which allocates a 32-slot block
 //! (about 1.5 KiB with its bookkeeping) for every socket up front; this queue allocates nothing
 //! until a frame is queued and gives its memory back once drained, so an idle socket costs a
 //! few dozen bytes here.

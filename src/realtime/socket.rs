@@ -127,8 +127,9 @@ pub struct Socket {
     pub registry: Arc<Registry>,
     /// For `whoami`; fixed at connect, as in h.
     pub userid: Option<String>,
+    /// Frames to write; the router marks it slow when it overflows, and the socket closes.
     pub outbox: Receiver,
-    /// Cancelled by the router when the outbound queue overflows.
+    /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
     pub limits: Limits,
 }
