@@ -40,9 +40,9 @@ pub type IdSet = HashSet<SocketId, IdBuildHasher>;
 /// A map keyed by socket id.
 pub type IdMap<V> = HashMap<SocketId, V, IdBuildHasher>;
 
-/// The sockets under one key. Most keys (a page's URI, an annotation id) have one subscriber,
-/// and an event looks several keys up: keeping a lone subscriber inline saves the cold read of
-/// a set's table per lookup, which is what an event's cost grew by with the number of keys.
+/// The sockets under one key. Most keys (a page's URI, an annotation id) have one subscriber:
+/// keeping a lone one inline spares each lookup the read of a set's table, a cold cache line
+/// once there are more sockets than the cache holds.
 #[derive(Debug)]
 enum Subscribers {
     One(SocketId),
