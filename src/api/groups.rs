@@ -269,7 +269,7 @@ async fn create(
 ) -> ApiResult<Json<Value>> {
     let who = caller.identity().ok_or(ApiError::NotFound)?;
     let b = parse_create(&body, who, state.authority()).map_err(ApiError::BadRequest)?;
-    let group = state
+    let (group, _joined) = state
         .db()
         .create_group(
             &NewGroup {

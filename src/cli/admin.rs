@@ -244,7 +244,7 @@ pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
                 "group names are 3 to 25 characters"
             );
             let creator = find_user(&db, &authority, &g.creator).await?;
-            let group = db
+            let (group, _) = db
                 .create_group(
                     &NewGroup {
                         name: &g.name,
@@ -312,7 +312,7 @@ pub async fn group(config: &Config, cmd: GroupCommand) -> anyhow::Result<()> {
                 "{} {} {}",
                 group.pubid,
                 user.userid(),
-                if change == crate::store::MembershipChange::Changed {
+                if change.is_changed() {
                     "removed"
                 } else {
                     "was not a member"

@@ -1,7 +1,7 @@
 //! Annotation reads, deletes, moderation and flags. Creates and updates are in
 //! [`super::annotation_write`]. Each write appends its change-log row in the same transaction.
 
-use super::changelog::{ChangeAction, ChangeEntry, append_change};
+use super::changelog::{Change, ChangeAction, ChangeEntry, append_change};
 use super::rows::{ANNOTATION_COLS, AnnotationRow};
 use super::{BeginWrite, Db, Engine, db_run};
 use crate::domain::time::now_micros;
@@ -30,12 +30,13 @@ impl Db {
         Ok(row.map(Annotation::from))
     }
 
-    /// Soft-deletes an annotation (h keeps the row, marked deleted) and appends `delete`.
+    /// Soft-deletes an annotation (h keeps the row, marked deleted) and appends `delete`;
+    /// returns the change, committed.
     pub async fn delete_annotation(
         &self,
         ann: &Annotation,
         src_client_id: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<Change, sqlx::Error> {
         let engine = self.engine();
         db_run!(self, |p| {
             let mut tx = p.begin_write().await?;
@@ -51,21 +52,21 @@ impl Db {
                     .await?;
             }
             let entry = ChangeEntry {
-                action: Some(ChangeAction::Delete),
+                action: ChangeAction::Delete,
                 annotation_id: Some(&ann.id),
                 userid: Some(&ann.userid),
                 groupid: Some(&ann.groupid),
                 src_client_id,
             };
-            append_change!(tx, &entry)?;
+            let change = append_change!(tx, &entry)?;
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(change)
+        })
     }
 
     /// Sets an annotation's moderation status and appends `update` (h publishes one even when
-    /// the status did not change).
-    pub async fn set_moderation(&self, m: &ModerationChange<'_>) -> Result<(), sqlx::Error> {
+    /// the status did not change); returns the change, committed.
+    pub async fn set_moderation(&self, m: &ModerationChange<'_>) -> Result<Change, sqlx::Error> {
         db_run!(self, |p| {
             let mut tx = p.begin_write().await?;
             sqlx::query("UPDATE annotations SET moderation_status = $1 WHERE id = $2")
@@ -74,16 +75,16 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             let entry = ChangeEntry {
-                action: Some(ChangeAction::Update),
+                action: ChangeAction::Update,
                 annotation_id: Some(m.annotation_id),
                 userid: Some(m.userid),
                 groupid: Some(m.groupid),
                 src_client_id: m.src_client_id,
             };
-            append_change!(tx, &entry)?;
+            let change = append_change!(tx, &entry)?;
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(change)
+        })
     }
 
     /// Records that a user flagged an annotation (idempotent; announces nothing, as in h).

@@ -79,9 +79,9 @@ pub struct Change {
 }
 
 /// What a write appends; `seq` and `created` are assigned by the store.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct ChangeEntry<'a> {
-    pub action: Option<ChangeAction>,
+    pub action: ChangeAction,
     pub annotation_id: Option<&'a str>,
     pub userid: Option<&'a str>,
     pub groupid: Option<&'a str>,
@@ -89,26 +89,51 @@ pub(crate) struct ChangeEntry<'a> {
 }
 
 /// Appends one change-log row and returns its `seq`.
+impl ChangeEntry<'_> {
+    /// An entry for `action` with no other field set.
+    pub fn new(action: ChangeAction) -> Self {
+        ChangeEntry {
+            action,
+            annotation_id: None,
+            userid: None,
+            groupid: None,
+            src_client_id: None,
+        }
+    }
+
+    /// The change as the log holds it once appended at `seq`, committed at `created`.
+    pub fn committed(&self, seq: i64, created: i64) -> Change {
+        Change {
+            seq,
+            action: self.action,
+            annotation_id: self.annotation_id.map(str::to_owned),
+            userid: self.userid.map(str::to_owned),
+            groupid: self.groupid.map(str::to_owned),
+            src_client_id: self.src_client_id.map(str::to_owned),
+            created,
+        }
+    }
+}
+
 pub(crate) const APPEND_CHANGE: &str = "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq";
 
-/// Appends one row to the change log inside the transaction `$tx`.
+/// Appends one row to the change log inside the transaction `$tx`; evaluates to the
+/// [`Change`] as the log holds it, for the caller to announce once the transaction commits.
 macro_rules! append_change {
-    ($tx:expr, $entry:expr) => {
-        $crate::store::changelog::append_change!($tx, $entry, $crate::domain::time::now_micros())
-    };
-    // With the commit time chosen by the caller, who builds the published [`Change`] itself.
-    ($tx:expr, $entry:expr, $created:expr) => {{
+    ($tx:expr, $entry:expr) => {{
         let entry: &$crate::store::changelog::ChangeEntry<'_> = $entry;
+        let created = $crate::domain::time::now_micros();
         sqlx::query_scalar::<_, i64>($crate::store::changelog::APPEND_CHANGE)
-            .bind(entry.action.map(|a| a.as_str()))
+            .bind(entry.action.as_str())
             .bind(entry.annotation_id)
             .bind(entry.userid)
             .bind(entry.groupid)
             .bind(entry.src_client_id)
-            .bind($created)
+            .bind(created)
             .fetch_one(&mut *$tx)
             .await
+            .map(|seq| entry.committed(seq, created))
     }};
 }
 pub(crate) use append_change;

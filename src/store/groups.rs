@@ -2,7 +2,7 @@
 //! change log (the realtime `session-change` source, spec §5.4); a join that changes nothing and
 //! a leave of a non-member append nothing, as in h.
 
-use super::changelog::{ChangeAction, ChangeEntry, append_change};
+use super::changelog::{Change, ChangeAction, ChangeEntry, append_change};
 use super::rows::{GROUP_COLS, GroupRow};
 use super::{BeginWrite, Db, StoreError, db_run, is_unique_violation};
 use crate::domain::group::WORLD;
@@ -24,11 +24,27 @@ pub struct NewGroup<'a> {
     pub creator: Option<&'a User>,
 }
 
-/// Whether a membership call changed anything.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a membership call did, with the change-log row it appended (to announce), if any.
+#[derive(Clone, Debug, PartialEq)]
 pub enum MembershipChange {
-    Changed,
-    Unchanged,
+    /// The user joined (`group-join`) or left (`group-leave`).
+    Changed(Change),
+    /// Membership as it was; `Some` when a member's role changed (`user-change`).
+    Unchanged(Option<Change>),
+}
+
+impl MembershipChange {
+    pub fn is_changed(&self) -> bool {
+        matches!(self, MembershipChange::Changed(_))
+    }
+
+    /// The appended change, to announce.
+    pub fn into_change(self) -> Option<Change> {
+        match self {
+            MembershipChange::Changed(c) => Some(c),
+            MembershipChange::Unchanged(c) => c,
+        }
+    }
 }
 
 impl Db {
@@ -48,15 +64,16 @@ impl Db {
         Ok(())
     }
 
-    /// Creates a group; the creator becomes its owner in the same transaction.
+    /// Creates a group; the creator becomes its owner in the same transaction. Returns the
+    /// group and the creator's `group-join` change (to announce), if there is a creator.
     pub async fn create_group(
         &self,
         new: &NewGroup<'_>,
         src_client_id: Option<&str>,
-    ) -> Result<Group, StoreError> {
+    ) -> Result<(Group, Option<Change>), StoreError> {
         let pubid = generate_pubid();
         let now = now_micros();
-        let result: Result<(), sqlx::Error> = db_run!(self, |p| {
+        let result: Result<Option<Change>, sqlx::Error> = db_run!(self, |p| {
             async {
                 let mut tx = p.begin_write().await?;
                 let id: i64 = sqlx::query_scalar(
@@ -75,6 +92,7 @@ impl Db {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+                let mut change = None;
                 if let Some(creator) = new.creator {
                     sqlx::query(
                         "INSERT INTO group_members (group_id, user_id, role, created) VALUES ($1, $2, $3, $4)",
@@ -87,20 +105,20 @@ impl Db {
                     .await?;
                     let userid = creator.userid().to_string();
                     let entry = ChangeEntry {
-                        action: Some(ChangeAction::GroupJoin),
                         userid: Some(&userid),
                         groupid: Some(&pubid),
                         src_client_id,
-                        ..Default::default()
+                        ..ChangeEntry::new(ChangeAction::GroupJoin)
                     };
-                    append_change!(tx, &entry)?;
+                    change = Some(append_change!(tx, &entry)?);
                 }
-                tx.commit().await
+                tx.commit().await?;
+                Ok(change)
             }
             .await
         });
-        match result {
-            Ok(()) => {}
+        let change = match result {
+            Ok(change) => change,
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::Conflict(format!(
                     "group with groupid '{}' already exists",
@@ -108,10 +126,12 @@ impl Db {
                 )));
             }
             Err(e) => return Err(e.into()),
-        }
-        self.group_by_pubid(&pubid)
+        };
+        let group = self
+            .group_by_pubid(&pubid)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("group {pubid} vanished")))
+            .ok_or_else(|| StoreError::NotFound(format!("group {pubid} vanished")))?;
+        Ok((group, change))
     }
 
     /// Looks a group up by pubid.
@@ -238,15 +258,15 @@ impl Db {
                         // Clients hear nothing (as in h), but running servers must reload
                         // the user's roles: moderators see hidden annotations.
                         let entry = ChangeEntry {
-                            action: Some(ChangeAction::UserChange),
                             userid: Some(&userid),
                             groupid: Some(&group.pubid),
                             src_client_id,
-                            ..Default::default()
+                            ..ChangeEntry::new(ChangeAction::UserChange)
                         };
-                        append_change!(tx, &entry)?;
+                        MembershipChange::Unchanged(Some(append_change!(tx, &entry)?))
+                    } else {
+                        MembershipChange::Unchanged(None)
                     }
-                    MembershipChange::Unchanged
                 }
                 None => {
                     sqlx::query(
@@ -259,14 +279,12 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                     let entry = ChangeEntry {
-                        action: Some(ChangeAction::GroupJoin),
                         userid: Some(&userid),
                         groupid: Some(&group.pubid),
                         src_client_id,
-                        ..Default::default()
+                        ..ChangeEntry::new(ChangeAction::GroupJoin)
                     };
-                    append_change!(tx, &entry)?;
-                    MembershipChange::Changed
+                    MembershipChange::Changed(append_change!(tx, &entry)?)
                 }
             };
             tx.commit().await?;
@@ -292,18 +310,17 @@ impl Db {
                     .await?
                     .rows_affected();
             if removed == 0 {
-                return Ok(MembershipChange::Unchanged);
+                return Ok(MembershipChange::Unchanged(None));
             }
             let entry = ChangeEntry {
-                action: Some(ChangeAction::GroupLeave),
                 userid: Some(&userid),
                 groupid: Some(&group.pubid),
                 src_client_id,
-                ..Default::default()
+                ..ChangeEntry::new(ChangeAction::GroupLeave)
             };
-            append_change!(tx, &entry)?;
+            let change = append_change!(tx, &entry)?;
             tx.commit().await?;
-            Ok(MembershipChange::Changed)
+            Ok(MembershipChange::Changed(change))
         })
     }
 }

@@ -113,9 +113,8 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             let entry = ChangeEntry {
-                action: Some(ChangeAction::UserChange),
                 userid: Some(&canonical),
-                ..Default::default()
+                ..ChangeEntry::new(ChangeAction::UserChange)
             };
             append_change!(tx, &entry)?;
             tx.commit().await?;

@@ -20,7 +20,7 @@ async fn alice_in_a_group(db: &Db) -> (String, String) {
         .await
         .unwrap();
     let token = db.create_developer_token(&user).await.unwrap();
-    let group = db
+    let (group, _) = db
         .create_group(
             &NewGroup {
                 name: "Readers",

@@ -209,7 +209,7 @@ impl TestApp {
             )
             .await
             .expect("group");
-        g.pubid
+        g.0.pubid
     }
 
     pub async fn add_member(&self, pubid: &str, user: &User, role: Role) {

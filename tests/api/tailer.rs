@@ -115,7 +115,7 @@ async fn tailer_publishes_in_seq_order(backend: Backend) {
         })
         .await
         .unwrap();
-    let group = db
+    let (group, _) = db
         .create_group(
             &NewGroup {
                 name: "G1",
