@@ -20,7 +20,7 @@ use scholia::domain::{Annotation, Group, GroupType};
 use scholia::realtime::filter::{FilterLimits, Key, compile, event_keys};
 use scholia::realtime::outbox;
 use scholia::realtime::registry::Registry;
-use scholia::render::{Related, Site, ViewerFacts, render};
+use scholia::render::{Author, Related, Site, ViewerFacts, render};
 
 fn main() {
     divan::main();
@@ -146,7 +146,9 @@ fn site() -> Site {
 
 fn related() -> Related {
     Related {
-        author_display_name: Some(Some("Alice Annotator".into())),
+        author: Some(Author {
+            display_name: Some("Alice Annotator".into()),
+        }),
         document_title: Some("On the Interoperability of Web Annotation Servers".into()),
         group: Some(Group {
             id: 1,

@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api;
-use crate::bus::{Bus, LocalBus, tailer};
+use crate::bus::{self, Announcement, Announcer, Inject};
 use crate::client::{self, ClientAssets, demo::DemoClient};
 use crate::config::Config;
 use crate::domain::{Group, Identity};
-use crate::realtime::{self, preload::Preloads, registry::Registry};
+use crate::realtime::{self, hub::Hub};
 use crate::render::Site;
-use crate::store::{Change, Db, DirectReads, Writer};
+use crate::store::{Db, DirectReads, Writer};
 
 /// State shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -32,21 +32,13 @@ struct Inner {
     direct: Option<DirectReads>,
     site: Site,
     websocket_url: String,
-    bus: Arc<dyn Bus>,
-    /// Wakes the change-log tailer after a local commit, so events go out without waiting for
-    /// the next poll.
-    wake_tailer: Arc<tailer::Wake>,
+    /// Where committed writes hand their changes (this node's hub, and the change feed).
+    announcer: Announcer,
+    /// The in-process publish path, with `--bench-endpoints` only.
+    inject: Option<Arc<dyn Inject>>,
     /// Group commit for annotation creates and updates.
     writer: Writer,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// The open WebSockets and their subscriptions.
-    realtime: Arc<Registry>,
-    /// Local creates handed to the router by seq.
-    preloads: Preloads,
-    /// Tracks tasks that outlive a request (sockets), so shutdown can wait for them.
-    tasks: TaskTracker,
-    /// Cancelled when the server stops; sockets then close with 1012.
-    shutdown: CancellationToken,
     /// The Hypothesis client's files, if configured.
     client: Arc<ClientAssets>,
     /// Set in demo mode: signs the demo users' grant tokens.
@@ -55,24 +47,30 @@ struct Inner {
     first_party_client_id: String,
 }
 
+/// What [`AppState::new`] is built from besides the configuration.
+pub struct Parts {
+    pub db: Db,
+    pub site: Site,
+    pub writer: Writer,
+    pub announcer: Announcer,
+    pub inject: Option<Arc<dyn Inject>>,
+    pub demo: Option<DemoClient>,
+    pub first_party_client_id: String,
+}
+
 impl AppState {
-    /// Builds the state for a server reachable at `bound`.
-    pub fn new(
-        config: Config,
-        db: Db,
-        writer: Writer,
-        bound: SocketAddr,
-        shutdown: CancellationToken,
-        demo: Option<DemoClient>,
-        first_party_client_id: String,
-    ) -> AppState {
-        let public_url = config.public_url(Some(bound));
+    pub fn new(config: Config, parts: Parts) -> AppState {
+        let Parts {
+            db,
+            site,
+            writer,
+            announcer,
+            inject,
+            demo,
+            first_party_client_id,
+        } = parts;
         let config_assets = config.client_assets.clone();
-        let websocket_url = websocket_url(&public_url);
-        let site = Site {
-            public_url,
-            authority: config.authority(),
-        };
+        let websocket_url = websocket_url(&site.public_url);
         let direct = DirectReads::for_db(&db);
         AppState(Arc::new(Inner {
             config,
@@ -80,14 +78,10 @@ impl AppState {
             direct,
             site,
             websocket_url,
-            bus: Arc::new(LocalBus::new(4096)),
-            wake_tailer: Arc::new(tailer::Wake::default()),
+            announcer,
+            inject,
             writer,
             metrics: crate::metrics::handle(),
-            realtime: Arc::new(Registry::default()),
-            preloads: Preloads::default(),
-            tasks: TaskTracker::new(),
-            shutdown,
             client: Arc::new(ClientAssets::load(config_assets.as_deref())),
             demo,
             first_party_client_id,
@@ -113,24 +107,16 @@ impl AppState {
     pub fn websocket_url(&self) -> &str {
         &self.0.websocket_url
     }
-    pub fn bus(&self) -> &Arc<dyn Bus> {
-        &self.0.bus
+    /// The change feed's engine, as configured.
+    pub fn feed_engine(&self) -> &'static str {
+        self.0.announcer.feed_engine()
     }
     pub fn metrics(&self) -> &metrics_exporter_prometheus::PrometheusHandle {
         &self.0.metrics
     }
-
-    pub fn realtime(&self) -> &Arc<Registry> {
-        &self.0.realtime
-    }
-    pub fn realtime_preloads(&self) -> &Preloads {
-        &self.0.preloads
-    }
-    pub fn tasks(&self) -> &TaskTracker {
-        &self.0.tasks
-    }
-    pub fn shutdown_token(&self) -> &CancellationToken {
-        &self.0.shutdown
+    /// The in-process publish path (`--bench-endpoints`).
+    pub fn inject(&self) -> Option<&dyn Inject> {
+        self.0.inject.as_deref()
     }
     pub fn client(&self) -> &Arc<ClientAssets> {
         &self.0.client
@@ -142,14 +128,10 @@ impl AppState {
         &self.0.first_party_client_id
     }
 
-    /// Tells the tailer a local write committed; it reads what it was from the change log.
-    pub fn changes_written(&self) {
-        self.0.wake_tailer.written();
-    }
-
-    /// Hands the tailer a change a local write committed, so it is published without a read.
-    pub fn change_committed(&self, change: Change) {
-        self.0.wake_tailer.committed(change);
+    /// Hands a committed change to the hub (and through the change feed to other nodes): the
+    /// one way a write announces.
+    pub async fn announce(&self, announcement: Announcement) {
+        self.0.announcer.announce(announcement).await;
     }
 
     /// Resolves a bearer token to an identity with current group roles; read from the database
@@ -190,13 +172,13 @@ fn websocket_url(public_url: &str) -> String {
 }
 
 /// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, hub: Hub) -> Router {
     let limit = state.config().max_body_bytes;
-    let mut routes = realtime::router()
+    let mut routes = realtime::router(hub)
         .merge(client::router())
         .merge(api::router());
-    if state.config().bench_endpoints {
-        routes = routes.merge(realtime::inject::router());
+    if state.inject().is_some() {
+        routes = routes.merge(api::bench::router());
     }
     routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
@@ -210,6 +192,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
+    // The recorder first, so nothing recorded while starting up is lost.
+    crate::metrics::handle();
     db.ensure_world_group(&config.authority()).await?;
     let demo = if config.demo {
         Some(client::demo::setup(&db, &config.authority()).await?)
@@ -217,36 +201,51 @@ pub async fn run(
         None
     };
     let first_party = db.first_party_client(&config.authority()).await?;
+    let site = Site {
+        public_url: config.public_url(Some(bound)),
+        authority: config.authority(),
+    };
+    // Tracks what outlives a request (the routing task, sockets), so shutdown waits for it.
+    let tasks = TaskTracker::new();
     let writer = Writer::start(&db, db.for_writer().await?, shutdown.child_token());
+
+    // The path of every event: writes announce → the sequencer orders them (filling gaps from
+    // the change log) → the hub routes them to sockets.
+    let feed = bus::feed::from_config(&config.bus)?;
+    tracing::info!(engine = feed.engine(), "change feed");
+    metrics::gauge!("scholia_feed_info", "engine" => feed.engine()).set(1.0);
+    let start_seq = db.last_seq().await?;
+    let (announcer, sequencer) = bus::connect(db.clone(), feed, start_seq).await?;
+    let hub = Hub::new(
+        db.clone(),
+        site.clone(),
+        config.socket_limits(),
+        tasks.clone(),
+        shutdown.child_token(),
+    );
+    tasks.spawn(realtime::hub::run(
+        hub.clone(),
+        sequencer,
+        shutdown.child_token(),
+    ));
+
+    let inject = config
+        .bench_endpoints
+        .then(|| Arc::new(hub.clone()) as Arc<dyn Inject>);
     let state = AppState::new(
         config,
-        db.clone(),
-        writer,
-        bound,
-        shutdown.child_token(),
-        demo,
-        first_party.id,
+        Parts {
+            db: db.clone(),
+            site,
+            writer,
+            announcer,
+            inject,
+            demo,
+            first_party_client_id: first_party.id,
+        },
     );
-    let tasks = state.tasks().clone();
 
-    let start_seq = db.last_seq().await?;
-    // Subscribe before the tailer publishes anything, so the router misses nothing.
-    let changes = state.bus().subscribe();
-    tasks.spawn(realtime::fanout::run(
-        state.clone(),
-        changes,
-        start_seq,
-        shutdown.child_token(),
-    ));
-    tasks.spawn(tailer::run(
-        db.clone(),
-        state.bus().clone(),
-        state.0.wake_tailer.clone(),
-        start_seq,
-        shutdown.child_token(),
-    ));
-
-    let app = router(state.clone());
+    let app = router(state, hub);
     let graceful = shutdown.clone();
     // Events go out the moment they are routed: Nagle's algorithm would hold a frame back while
     // an earlier one is unacknowledged.

@@ -30,6 +30,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// The change feed between nodes: `local` (one process; the only engine so far).
+    pub bus: String,
     /// WebSocket keep-alive period in milliseconds (h: a Pong "beep" every 30 s; proxies
     /// commonly drop connections idle for 60 s).
     pub ws_heartbeat_ms: u64,
@@ -80,6 +82,7 @@ impl Default for Config {
             authority: None,
             max_body_bytes: 4 * 1024 * 1024,
             log_format: "text".to_owned(),
+            bus: "local".to_owned(),
             ws_heartbeat_ms: 30_000,
             ws_idle_timeout_ms: 90_000,
             ws_max_message_bytes: 64 * 1024,
@@ -111,6 +114,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_assets: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]

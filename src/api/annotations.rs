@@ -13,10 +13,10 @@ use super::extract::{Caller, ClientId, JsonBody};
 use super::presenter::present;
 use super::write::{self, Prepared};
 use crate::app::AppState;
+use crate::bus::{Announcement, Known};
 use crate::domain::{Annotation, AnnotationId, ModerationStatus, authz};
 use crate::input;
-use crate::realtime::preload::Preloaded;
-use crate::render::{Related, ViewerFacts, render};
+use crate::render::{Author, Related, ViewerFacts, render};
 use crate::store::{AnnotationWrite, ChangeAction, ModerationChange, Written};
 
 pub fn router() -> Router<AppState> {
@@ -41,12 +41,12 @@ async fn load(state: &AppState, id: &str) -> ApiResult<Annotation> {
 }
 
 /// Stores a prepared create or update through the group-commit writer (the change-log row goes
-/// in the same transaction), hands the committed change to the tailer, and answers the
-/// annotation as its author now sees it.
+/// in the same transaction), announces the committed change, and answers the annotation as its
+/// author now sees it.
 ///
 /// A create is answered from what the request already holds (the new annotation has no flags,
 /// and its author and group are known; its document title and routing facts were read in its
-/// transaction), and the same facts are handed to the router so it need not read them back
+/// transaction), and the same facts go with its announcement so the hub need not read them back
 /// either; an update is read back, since flags and another writer's document title may apply.
 async fn store_and_present(
     state: &AppState,
@@ -77,11 +77,13 @@ async fn store_and_present(
     } = written;
     // Only a create comes back with routing facts; an update is routed from the database.
     let Some(routing) = routing else {
-        state.change_committed(change);
+        state.announce(Announcement::change(change)).await;
         return Ok(Json(present(state, &annotation, Some(who)).await?));
     };
     let related = Related {
-        author_display_name: Some(who.user.display_name.clone()),
+        author: Some(Author {
+            display_name: who.user.display_name.clone(),
+        }),
         document_title,
         group: Some(group),
         flag_count: 0,
@@ -92,16 +94,12 @@ async fn store_and_present(
         flagged: false,
     };
     let body = render(state.site(), &annotation, &related, viewer);
-    let seq = change.seq;
-    state.realtime_preloads().put(
-        seq,
-        Preloaded {
-            ann: annotation,
-            related,
-            routing,
-        },
-    );
-    state.change_committed(change);
+    let known = Known {
+        annotation,
+        related,
+        routing,
+    };
+    state.announce(Announcement::create(change, known)).await;
     Ok(Json(body))
 }
 
@@ -173,11 +171,11 @@ async fn delete(
     if !authz::can_edit(&ann, caller.identity()) {
         return Err(ApiError::NotFound);
     }
-    state
+    let change = state
         .db()
         .delete_annotation(&ann, client_id.as_deref())
         .await?;
-    state.changes_written();
+    state.announce(Announcement::change(change)).await;
     Ok(Json(json!({"id": ann.id, "deleted": true})))
 }
 
@@ -194,7 +192,7 @@ async fn moderate(
     if !authz::can_moderate(&ann, group.as_ref(), caller.identity()) {
         return Err(ApiError::NotFound);
     }
-    state
+    let change = state
         .db()
         .set_moderation(&ModerationChange {
             annotation_id: &ann.id,
@@ -204,7 +202,7 @@ async fn moderate(
             src_client_id: client_id,
         })
         .await?;
-    state.changes_written();
+    state.announce(Announcement::change(change)).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -8,18 +8,8 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::auth::bearer_token;
 use crate::domain::Identity;
-
-/// The bearer token of a request: `Authorization: Bearer <token>`, exactly that prefix
-/// (case-sensitive, one space), the rest trimmed; empty means none (`h/security/policy/_bearer_token.py`).
-pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    let header = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let token = header.strip_prefix("Bearer ")?.trim();
-    (!token.is_empty()).then(|| token.to_owned())
-}
 
 /// The caller, if the request carries a valid token. An unknown, expired or revoked token makes
 /// the request anonymous, as in h: it is not an error.

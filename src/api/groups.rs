@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, ClientId, JsonBody};
 use crate::app::AppState;
+use crate::bus::Announcement;
 use crate::domain::group::WORLD;
 use crate::domain::{Group, GroupType, Identity, Role, authz};
 use crate::input::py_repr;
@@ -269,7 +270,7 @@ async fn create(
 ) -> ApiResult<Json<Value>> {
     let who = caller.identity().ok_or(ApiError::NotFound)?;
     let b = parse_create(&body, who, state.authority()).map_err(ApiError::BadRequest)?;
-    let (group, _joined) = state
+    let (group, joined) = state
         .db()
         .create_group(
             &NewGroup {
@@ -284,7 +285,9 @@ async fn create(
             client_id.as_deref(),
         )
         .await?;
-    state.changes_written();
+    if let Some(change) = joined {
+        state.announce(Announcement::change(change)).await;
+    }
     Ok(Json(group_json(&state, &group, false)))
 }
 
@@ -327,11 +330,13 @@ async fn add_member(
     if !may || user.authority != group.authority {
         return Err(ApiError::NotFound);
     }
-    state
+    let membership = state
         .db()
         .add_member(&group, &user, Role::Member, client_id.as_deref())
         .await?;
-    state.changes_written();
+    if let Some(change) = membership.into_change() {
+        state.announce(Announcement::change(change)).await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -360,10 +365,12 @@ async fn remove_member(
             return Err(ApiError::NotFound);
         }
     }
-    state
+    let membership = state
         .db()
         .remove_member(&group, &user, client_id.as_deref())
         .await?;
-    state.changes_written();
+    if let Some(change) = membership.into_change() {
+        state.announce(Announcement::change(change)).await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -184,7 +184,7 @@ fn cached(mut r: Response) -> Response {
 /// Health: `{"status": "okay"}` when the database answers, 500 otherwise (h's `/_status`).
 async fn status(State(state): State<AppState>) -> Response {
     match state.db().ping().await {
-        Ok(()) => Json(json!({"status": "okay"})).into_response(),
+        Ok(()) => Json(json!({"status": "okay", "bus": state.feed_engine()})).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
             (

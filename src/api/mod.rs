@@ -3,6 +3,7 @@
 //! `Accept`, request metrics, and h's JSON 404 for unknown routes.
 
 pub mod annotations;
+pub mod bench;
 pub mod error;
 pub mod extract;
 pub mod groups;

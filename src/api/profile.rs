@@ -5,14 +5,14 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, JsonBody};
 use super::groups::group_json;
 use crate::app::AppState;
-use crate::domain::group::WORLD;
-use crate::domain::{Group, Identity};
+use crate::domain::Identity;
+use crate::render::session::session_model;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,83 +25,13 @@ struct Params {
     authority: Option<String>,
 }
 
-/// The session's group list: the world group of the user's authority if it exists, then the
-/// user's groups by (lower-cased name, pubid) (h's `h/session.py` `_current_groups`).
-pub async fn session_groups(
-    state: &AppState,
-    who: Option<&Identity>,
-    authority: &str,
-) -> ApiResult<Vec<Group>> {
-    let mut groups = vec![];
-    if let Some(world) = state.db().group_by_pubid(WORLD).await?
-        && world.authority == authority
-    {
-        groups.push(world);
-    }
-    if let Some(who) = who {
-        groups.extend(
-            state
-                .db()
-                .groups_of(who.user.id)
-                .await?
-                .into_iter()
-                .filter(|g| g.pubid != WORLD),
-        );
-    }
-    Ok(groups)
-}
-
-fn session_group_json(state: &AppState, g: &Group) -> Value {
-    let mut v = json!({"name": g.name, "id": g.pubid, "public": g.world_readable()});
-    if !g.world_readable() {
-        v["url"] = Value::from(format!(
-            "{}/groups/{}/{}",
-            state.site().public_url,
-            g.pubid,
-            g.slug()
-        ));
-    }
-    v
-}
-
-/// Preferences as h reports them: `show_sidebar_tutorial` unless the user dismissed it.
-fn preferences(who: Option<&Identity>) -> Value {
-    let Some(who) = who else { return json!({}) };
-    let stored = &who.user.preferences;
-    let mut out = Map::new();
-    if stored.get("show_sidebar_tutorial") != Some(&Value::Bool(false)) {
-        out.insert("show_sidebar_tutorial".into(), Value::Bool(true));
-    }
-    for key in ["show_youtube_gdpr_banner", "shortcuts_preferences"] {
-        if let Some(v) = stored.get(key) {
-            out.insert(key.into(), v.clone());
-        }
-    }
-    Value::Object(out)
-}
-
 /// The profile (the session model of h's `h/session.py` `profile`).
 pub async fn profile_json(
     state: &AppState,
     who: Option<&Identity>,
     authority: Option<String>,
 ) -> ApiResult<Value> {
-    let authority = match who {
-        Some(w) => w.user.authority.clone(),
-        None => authority.unwrap_or_else(|| state.authority().to_owned()),
-    };
-    let groups = session_groups(state, who, &authority).await?;
-    let mut v = json!({
-        "userid": who.map(|w| w.userid.clone()),
-        "authority": authority,
-        "groups": groups.iter().map(|g| session_group_json(state, g)).collect::<Vec<_>>(),
-        "features": {},
-        "preferences": preferences(who),
-    });
-    if let Some(w) = who {
-        v["user_info"] = json!({"display_name": w.user.display_name});
-    }
-    Ok(v)
+    Ok(session_model(state.db(), state.site(), who, authority).await?)
 }
 
 async fn read(

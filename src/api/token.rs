@@ -163,7 +163,7 @@ async fn revoke(
 }
 
 async fn debug_token(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let Some(token) = super::extract::bearer_token(&headers) else {
+    let Some(token) = crate::auth::bearer_token(&headers) else {
         return Err(ApiError::Unauthorized(json!({
             "error": "missing_token",
             "error_description": "Bearer token is missing in Authorization HTTP header",

@@ -1,46 +1,36 @@
-//! The bus: how committed changes reach the parts of the server that react to them (the
-//! realtime hub, caches). The trait lets other implementations (PostgreSQL NOTIFY, NATS) stand in
-//! later; [`LocalBus`] is the in-process one every server has.
+//! How committed changes reach the hub, on one node or several (architecture: "The path of one
+//! event", steps 2 and 3).
 //!
-//! What goes on the bus is read from the change log by [`tailer`], in `seq` order, so events
-//! from this process and from admin commands in other processes arrive the same way and none is
-//! skipped.
+//! - [`announce`]: the one entry point a committed write calls ([`Announcer::announce`]), with
+//!   the change and whatever the write already knew for routing it.
+//! - [`feed`]: the change feed, the seam between nodes: an engine's only promise is "changes up
+//!   to seq N exist" (and, where it carries it, the change itself). It may lose, repeat, delay
+//!   or reorder; the change log may not.
+//! - [`sequencer`]: the hub's end: announcements, feed notices and the change log merged into
+//!   one stream in `seq` order, with no gap (gaps and silences are filled by reading the log, in
+//!   the one function that reads it).
+//!
+//! Nothing here knows the HTTP API or the Real Time API: a write announces through this module
+//! and the hub consumes it.
 
-pub mod tailer;
+pub mod announce;
+pub mod feed;
+pub mod sequencer;
 
-use tokio::sync::broadcast;
+pub use announce::{Announcement, Announcer, Inject, Known};
+pub use feed::{ChangeFeed, FeedError, LocalFeed, Notice};
+pub use sequencer::{Sequenced, Sequencer};
 
-use crate::store::Change;
-
-/// A fan-out of committed changes. Delivery is at most once per subscriber (a subscriber that
-/// falls behind is told how many it missed and can re-read them from the change log).
-pub trait Bus: Send + Sync + 'static {
-    fn publish(&self, change: Change);
-    fn subscribe(&self) -> broadcast::Receiver<Change>;
-}
-
-/// In-process fan-out over a bounded `tokio::sync::broadcast` channel.
-pub struct LocalBus {
-    tx: broadcast::Sender<Change>,
-}
-
-impl LocalBus {
-    /// `capacity` bounds how far a subscriber may lag before it starts missing changes.
-    pub fn new(capacity: usize) -> LocalBus {
-        let (tx, _) = broadcast::channel(capacity);
-        LocalBus { tx }
-    }
-}
-
-impl Bus for LocalBus {
-    fn publish(&self, change: Change) {
-        metrics::counter!("scholia_bus_published_total", "action" => change.action.as_str())
-            .increment(1);
-        // No subscribers is not an error: nobody is listening yet.
-        let _ = self.tx.send(change);
-    }
-
-    fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.tx.subscribe()
-    }
+/// Builds the two ends for a node whose log ends at `start_seq`: the [`Announcer`] writes call
+/// and the [`Sequencer`] the hub reads, joined in process and by `feed` across nodes.
+pub async fn connect(
+    db: crate::store::Db,
+    feed: std::sync::Arc<dyn ChangeFeed>,
+    start_seq: i64,
+) -> Result<(Announcer, Sequencer), FeedError> {
+    let (tx, rx) = tokio::sync::mpsc::channel(announce::INBOX);
+    let notices = feed.subscribe().await?;
+    let announcer = Announcer::new(tx, feed.clone());
+    let sequencer = Sequencer::new(db, rx, notices, start_seq);
+    Ok((announcer, sequencer))
 }

@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// The `build/` folder of the `hypothesis` npm package, to serve the Hypothesis client.
     #[arg(long, value_name = "DIR")]
     pub client_assets: Option<std::path::PathBuf>,
+    /// The change feed between nodes (default `local`: one process).
+    #[arg(long, value_name = "BUS")]
+    pub bus: Option<String>,
     /// Serve the demo page `/demo` with demo users alice and bob (never in production).
     #[arg(long)]
     pub demo: bool,

@@ -1,12 +1,12 @@
-//! The router: one task per process that takes committed changes off the bus in `seq` order and
-//! turns them into frames for the sockets that should see them (spec §6; h's
-//! `h/streamer/messages.py`, reworked as the architecture's "route, authorise, render once").
+//! Routing one change (spec §6; h's `h/streamer/messages.py`, reworked as the architecture's
+//! "route, authorise, render once"). The hub ([`super::hub::run`]) hands the [`Router`] each
+//! change in `seq` order.
 //!
-//! Per annotation event: the annotation (handed over by a local create, else read back), its
-//! URI expansion, and whatever else is not known yet (group, flaggers, author, checkpoint);
-//! then [`route`]: index lookup, a pure permission check per candidate, one render per viewer
-//! class, and a non-blocking push per delivery. Nothing here waits on a socket, and nothing
-//! here reads the database per socket.
+//! Per annotation event: the annotation and its routing facts (handed over by a local create,
+//! else read back), whatever else is not known yet (group, flaggers, author, checkpoint), then
+//! [`route`]: index lookup, a pure permission check per candidate, one render per viewer class,
+//! and a non-blocking push per delivery. Nothing here waits on a socket, and nothing here reads
+//! the database per socket.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,94 +14,41 @@ use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::json;
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
 
 use super::filter::event_keys;
+use super::hub::Hub;
 use super::route::{Loaded, handles, record_handoff, route};
-use crate::api::profile::profile_json;
-use crate::app::AppState;
+use crate::bus::{Known, Sequenced};
 use crate::domain::Identity;
-use crate::render::Related;
+use crate::render::RelatedReads;
+use crate::render::session::session_model;
 use crate::store::{Change, ChangeAction};
 
-/// Changes read back from the log at once when the bus has dropped some.
-const CATCH_UP_BATCH: i64 = 1000;
 /// Bounds the author NIPSA cache; it is simply emptied when full.
 const NIPSA_CACHE_MAX: usize = 100_000;
 
-/// Routes changes until `shutdown`. `last` is the seq of the newest change already handled
-/// (the log's end when the server started).
-pub async fn run(
-    state: AppState,
-    mut changes: broadcast::Receiver<Change>,
-    last: i64,
-    shutdown: CancellationToken,
-) {
-    let mut router = Router {
-        state,
-        last,
-        nipsa: HashMap::new(),
-    };
-    loop {
-        let change = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            c = changes.recv() => c,
-        };
-        match change {
-            Ok(change) => router.handle(change).await,
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "router fell behind the bus; reading the change log");
-                router.catch_up().await;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-struct Router {
-    state: AppState,
-    /// The newest seq handled; older or repeated changes are skipped.
-    last: i64,
+pub struct Router {
+    hub: Hub,
     /// Whether an author is NIPSA'd; dropped when the change log says the user changed.
     nipsa: HashMap<String, bool>,
 }
 
 impl Router {
-    /// Re-reads what the bus dropped, from the change log, so no event is skipped.
-    async fn catch_up(&mut self) {
-        loop {
-            let batch = match self
-                .state
-                .db()
-                .changes_after(self.last, CATCH_UP_BATCH)
-                .await
-            {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not read the change log to catch up");
-                    return;
-                }
-            };
-            let full = batch.len() as i64 == CATCH_UP_BATCH;
-            for change in batch {
-                self.handle(change).await;
-            }
-            if !full {
-                return;
-            }
+    pub fn new(hub: Hub) -> Router {
+        Router {
+            hub,
+            nipsa: HashMap::new(),
         }
     }
 
-    async fn handle(&mut self, change: Change) {
-        if change.seq <= self.last {
-            return;
-        }
-        self.last = change.seq;
+    /// Routes one change. A change that cannot be routed (the database failed) is logged and
+    /// skipped: the socket protocol has no way to say "you missed one".
+    pub async fn handle(&mut self, due: Sequenced) {
+        let Sequenced { change, known } = due;
         let result = match change.action {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete => {
                 let started = Instant::now();
-                let r = self.annotation_event(&change).await;
+                let r = self.annotation_event(&change, known).await;
                 metrics::histogram!("scholia_ws_route_seconds")
                     .record(started.elapsed().as_secs_f64());
                 r
@@ -121,82 +68,89 @@ impl Router {
         }
     }
 
-    async fn annotation_event(&mut self, change: &Change) -> Result<(), sqlx::Error> {
-        let Some(id) = change.annotation_id.as_deref() else {
-            return Ok(());
-        };
-        let db = self.state.db().clone();
-        // A local create handed over what it wrote; anything else is read back.
-        let preloaded = match change.action {
-            ChangeAction::Create => self.state.realtime_preloads().take(change.seq),
-            _ => None,
-        };
-        let (ann, known, routing) = match preloaded {
-            Some(p) => (p.ann, Some(p.related), Some(p.routing)),
-            None => match db.annotation(id).await? {
-                Some(ann) => (ann, None, None),
-                None => {
-                    tracing::debug!(
-                        annotation = id,
-                        "event for an annotation that no longer exists"
-                    );
-                    return Ok(());
-                }
-            },
-        };
-        let (uris, preloaded_checkpoint) = match routing {
-            Some(r) => (r.uris, Some(r.checkpoint)),
-            None => {
-                let uris = db
-                    .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
-                    .await?;
-                (uris, None)
+    async fn annotation_event(
+        &mut self,
+        change: &Change,
+        known: Option<Box<Known>>,
+    ) -> Result<(), sqlx::Error> {
+        let loaded = match known {
+            // A local create handed over what it wrote.
+            Some(known) if change.action == ChangeAction::Create => {
+                self.handed_over(change, *known).await?
             }
+            _ => self.read_back(change).await?,
         };
-        let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
-        if !self.state.realtime().any_subscribed(&keys) {
-            handles().routed(change.action).increment(1);
-            return Ok(());
+        if let Some(loaded) = loaded {
+            route(&self.hub, change, &loaded);
         }
-        let group = match &known {
-            Some(k) => k.group.clone(),
-            None => db.group_by_pubid(&ann.groupid).await?,
+        Ok(())
+    }
+
+    /// The event of a create whose write handed over the annotation and its routing facts;
+    /// `None` when no socket holds any of its keys.
+    async fn handed_over(
+        &mut self,
+        change: &Change,
+        known: Known,
+    ) -> Result<Option<Loaded>, sqlx::Error> {
+        let mut loaded = Loaded::from_known(known, false, HashSet::new());
+        if !self.hub.registry().any_subscribed(&loaded.keys) {
+            handles().routed(change.action).increment(1);
+            return Ok(None);
+        }
+        loaded.author_nipsa = self.author_nipsa(&loaded.ann.userid).await?;
+        if loaded.checkpoint.is_some() {
+            loaded.ancestor_authors = self.hub.db().authors_of(&loaded.ann.references).await?;
+        }
+        Ok(Some(loaded))
+    }
+
+    /// The event of a change nothing was handed over for, read from the store. `None` when the
+    /// annotation no longer exists or no socket holds any of its keys.
+    async fn read_back(&mut self, change: &Change) -> Result<Option<Loaded>, sqlx::Error> {
+        let Some(id) = change.annotation_id.as_deref() else {
+            return Ok(None);
         };
+        let db = self.hub.db().clone();
+        let Some(ann) = db.annotation(id).await? else {
+            tracing::debug!(
+                annotation = id,
+                "event for an annotation that no longer exists"
+            );
+            return Ok(None);
+        };
+        let uris = db
+            .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
+            .await?;
+        let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
+        if !self.hub.registry().any_subscribed(&keys) {
+            handles().routed(change.action).increment(1);
+            return Ok(None);
+        }
+        let mut reads = RelatedReads::new(&db);
+        let group = reads.group(&ann.groupid).await?;
         let author_nipsa = self.author_nipsa(&ann.userid).await?;
         let deleting = change.action == ChangeAction::Delete;
-        // A just-created annotation has no flags yet.
-        let flaggers: HashSet<i64> = if deleting || known.is_some() {
+        let flaggers: HashSet<i64> = if deleting {
             HashSet::new()
         } else {
             db.flaggers(&ann.id).await?.into_iter().collect()
         };
-
-        let checkpoint = match (preloaded_checkpoint, ann.document_id) {
-            (Some(known), _) => known,
-            (None, Some(doc)) => db.active_checkpoint(&ann.groupid, doc).await?,
-            (None, None) => None,
+        let checkpoint = match ann.document_id {
+            Some(doc) => db.active_checkpoint(&ann.groupid, doc).await?,
+            None => None,
         };
         let ancestor_authors = match &checkpoint {
             Some(_) => db.authors_of(&ann.references).await?,
             None => HashSet::new(),
         };
-
+        // A delete's payload is the id alone.
         let related = if deleting {
             None
-        } else if let Some(k) = known {
-            Some(k)
         } else {
-            Some(Related {
-                author_display_name: db.display_names(&[&ann.userid]).await?.remove(&ann.userid),
-                document_title: match ann.document_id {
-                    Some(d) => db.document_title(d).await?,
-                    None => None,
-                },
-                group: group.clone(),
-                flag_count: flaggers.len() as i64,
-            })
+            Some(reads.related(&ann, flaggers.len() as i64).await?)
         };
-        let loaded = Loaded {
+        Ok(Some(Loaded {
             ann,
             keys,
             group,
@@ -205,9 +159,7 @@ impl Router {
             checkpoint,
             ancestor_authors,
             related,
-        };
-        route(&self.state, change, &loaded);
-        Ok(())
+        }))
     }
 
     /// A group join or leave: refresh the user's sockets' memberships, then send them a
@@ -220,13 +172,7 @@ impl Router {
         let Some(identity) = self.refresh_user(Some(userid)).await? else {
             return Ok(());
         };
-        let model = match profile_json(&self.state, Some(&identity), None).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = ?e, "could not build a session model");
-                return Ok(());
-            }
-        };
+        let model = session_model(self.hub.db(), self.hub.site(), Some(&identity), None).await?;
         let frame = json!({
             "type": "session-change",
             "action": change.action.as_str(),
@@ -234,7 +180,7 @@ impl Router {
             "seq": change.seq,
         });
         let frame = Utf8Bytes::from(frame.to_string());
-        let handoff = self.state.realtime().hand_off_to_user(userid, &frame);
+        let handoff = self.hub.registry().hand_off_to_user(userid, &frame);
         record_handoff(change, handoff);
         Ok(())
     }
@@ -248,12 +194,12 @@ impl Router {
         let Some(userid) = userid else {
             return Ok(None);
         };
-        let registry = self.state.realtime().clone();
+        let registry = self.hub.registry().clone();
         registry.bump_user_epoch();
         if !registry.has_user(userid) {
             return Ok(None);
         }
-        let db = self.state.db();
+        let db = self.hub.db();
         let identity = match db.user_by_userid(userid).await? {
             Some(user) if !user.deleted => Some(Arc::new(db.identity_of(user).await?)),
             _ => None,
@@ -276,7 +222,7 @@ impl Router {
             return Ok(n);
         }
         let nipsa = self
-            .state
+            .hub
             .db()
             .user_by_userid(userid)
             .await?

@@ -6,12 +6,14 @@
 //! - [`index`]: keys → sockets, so routing never scans every socket.
 //! - [`registry`]: the open sockets, their filters, identities and outbound queues.
 //! - [`outbox`]: a socket's bounded outbound queue.
-//! - [`preload`]: what a local create hands the router, so it is not read back.
 //! - [`socket`]: one socket's task: read, write, keep alive, close.
 //! - [`audience`]: who receives an annotation event, and as which viewer class (pure).
-//! - [`fanout`]: the router task: change log → authorised, rendered frames → queues.
+//! - [`hub`]: the sockets' shared state and the routing task, fed in `seq` order by the
+//!   [`crate::bus`] sequencer; it also routes synthetic events for load tests
+//!   (`--bench-endpoints`).
+//! - [`fanout`]: routing one change: what the write handed over or what the store holds →
+//!   authorised, rendered frames → queues.
 //! - [`route`]: the synchronous part of routing one event (lookup, check, render, hand-off).
-//! - [`inject`]: synthetic events routed in process, for load tests (`--bench-endpoints`).
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
 //! that are not WebSocket upgrades, and the hand-over of an upgraded connection to its task.
@@ -19,10 +21,9 @@
 pub mod audience;
 pub mod fanout;
 pub mod filter;
+pub mod hub;
 pub mod index;
-pub mod inject;
 pub mod outbox;
-pub mod preload;
 pub mod protocol;
 pub mod registry;
 pub mod route;
@@ -39,17 +40,18 @@ use axum::routing::any;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::api::extract::bearer_token;
-use crate::app::AppState;
+use crate::auth::bearer_token;
 use crate::domain::Identity;
+use hub::Hub;
 use socket::Socket;
 
 /// `/ws`, plus h's streamer 404 for paths below it.
-pub fn router() -> Router<AppState> {
+pub fn router<S>(hub: Hub) -> Router<S> {
     Router::new()
         .route("/ws", any(handshake))
         .route("/ws/", any(not_found))
         .route("/ws/{*rest}", any(not_found))
+        .with_state(hub)
 }
 
 /// h's streamer error bodies (`h/streamer/views.py`).
@@ -90,7 +92,7 @@ fn ws_token(req: &axum::http::request::Parts) -> Option<String> {
     }
 }
 
-async fn handshake(State(state): State<AppState>, req: Request) -> Response {
+async fn handshake(State(hub): State<Hub>, req: Request) -> Response {
     let (mut parts, _body) = req.into_parts();
     if parts.method != Method::GET {
         return bad_handshake();
@@ -107,13 +109,13 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
         );
     }
     let token = ws_token(&parts);
-    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &state).await else {
+    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &hub).await else {
         return bad_handshake();
     };
-    let epoch = state.realtime().user_epoch();
+    let epoch = hub.registry().user_epoch();
     // An unknown, expired or revoked token gives an anonymous socket, never a refusal.
     let identity = match token {
-        Some(t) => match state.identity_for_token(&t).await {
+        Some(t) => match hub.identity_for_token(&t).await {
             Ok(i) => i,
             Err(e) => {
                 tracing::error!(error = %e, "token lookup failed during a WebSocket handshake");
@@ -126,12 +128,12 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
         },
         None => None,
     };
-    let limits = state.config().socket_limits();
+    let limits = hub.limits();
     // Shared from here on: a socket's tasks hold a pointer, not a copy of the user and roles.
     let identity = identity.map(Arc::new);
     // Held until the socket's task ends, so shutdown waits for sockets to close (axum's
     // graceful shutdown does not track upgraded connections).
-    let tracked = state.tasks().token();
+    let tracked = hub.tasks().token();
     upgrade
         // Client messages are small; tungstenite's default 128 KiB read buffer per socket (zeroed
         // before each read, so all of it resident) would dominate the memory of an idle server.
@@ -145,7 +147,7 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
             // its own 368-byte slot for it for the socket's whole life.
             let ws = Box::new(ws);
             Box::pin(async move {
-                serve(ws, state, identity, epoch).await;
+                serve(ws, hub, identity, epoch).await;
                 drop(tracked);
             })
         })
@@ -155,9 +157,9 @@ async fn handshake(State(state): State<AppState>, req: Request) -> Response {
 ///
 /// Everything passed by value here stays in the socket's task for its whole life, so it is
 /// kept to pointers: the socket and the identity come boxed and shared, the limits are read
-/// from the configuration.
-async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identity>>, epoch: u64) {
-    let limits = state.config().socket_limits();
+/// from the hub.
+async fn serve(ws: Box<WebSocket>, hub: Hub, identity: Option<Arc<Identity>>, epoch: u64) {
+    let limits = *hub.limits();
     let (outbox_tx, outbox) = outbox::channel(limits.queue);
     let userid = identity.as_ref().map(|i| i.userid.clone());
     let auth = if userid.is_some() {
@@ -165,14 +167,14 @@ async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identit
     } else {
         "anonymous"
     };
-    let registry = state.realtime().clone();
+    let registry = hub.registry().clone();
     let id = registry.register(identity, outbox_tx);
     if let Some(userid) = &userid
         && registry.user_epoch() != epoch
     {
         // A membership change was routed while this socket's user was being loaded.
         // Boxed: rare, and its database future would otherwise enlarge every socket's task.
-        Box::pin(refresh_after_race(&state, userid)).await;
+        Box::pin(refresh_after_race(&hub, userid)).await;
     }
     metrics::gauge!("scholia_ws_open_sockets", "auth" => auth).increment(1.0);
     tracing::info!(
@@ -187,7 +189,7 @@ async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identit
         registry: registry.clone(),
         userid: userid.clone(),
         outbox,
-        shutdown: state.shutdown_token().clone(),
+        shutdown: hub.shutdown_token().clone(),
         limits,
     };
     let ending = socket::drive(ws, sock).await;
@@ -205,11 +207,11 @@ async fn serve(ws: Box<WebSocket>, state: AppState, identity: Option<Arc<Identit
 }
 
 /// Reloads a just-registered socket's user (see [`registry::Registry::user_epoch`]).
-async fn refresh_after_race(state: &AppState, userid: &str) {
-    let db = state.db();
+async fn refresh_after_race(hub: &Hub, userid: &str) {
+    let db = hub.db();
     match db.user_by_userid(userid).await {
         Ok(Some(user)) if !user.deleted => match db.identity_of(user).await {
-            Ok(i) => state.realtime().refresh_identity(userid, Some(Arc::new(i))),
+            Ok(i) => hub.registry().refresh_identity(userid, Some(Arc::new(i))),
             Err(e) => tracing::warn!(error = %e, "could not reload a user's memberships"),
         },
         Ok(_) => {}

@@ -1,5 +1,5 @@
 //! The synchronous half of routing one annotation event, shared by the router task
-//! ([`super::fanout`]) and the in-process publish path ([`super::inject`]): index lookup, the
+//! ([`super::fanout`]) and the in-process publish path ([`super::hub::Hub`]'s `Inject`): index lookup, the
 //! pure permission check per candidate, one render per viewer class into shared bytes, and the
 //! hand-off to socket queues. No awaits and no database: its cost is the event's keys plus its
 //! deliveries, whatever the number of connected sockets.
@@ -13,14 +13,16 @@ use serde_json::json;
 
 use super::audience::Audience;
 use super::filter::Key;
+use super::filter::event_keys;
+use super::hub::Hub;
 use super::registry::Handoff;
-use crate::app::AppState;
+use crate::bus::Known;
 use crate::domain::{Annotation, Group, time::now_micros};
 use crate::render::{Related, Rendered, ViewerFacts};
 use crate::store::{Change, ChangeAction, CheckpointScope};
 
-/// Everything routing needs about one annotation event, loaded from the store by the router or
-/// built directly by the in-process publisher ([`super::inject`]).
+/// Everything routing needs about one annotation event: loaded from the store by the router, or
+/// made from what a create's write knew ([`Loaded::from_known`]).
 pub struct Loaded {
     pub ann: Annotation,
     /// The index keys the event is looked up under ([`event_keys`]).
@@ -34,12 +36,46 @@ pub struct Loaded {
     pub related: Option<Related>,
 }
 
+impl Loaded {
+    /// The event of a create whose write handed over what it knew: nothing has flagged the new
+    /// annotation yet, and its author's NIPSA status and the thread's authors (needed only under
+    /// a checkpoint) are the router's to add.
+    pub fn from_known(
+        known: Known,
+        author_nipsa: bool,
+        ancestor_authors: HashSet<String>,
+    ) -> Loaded {
+        let Known {
+            annotation: ann,
+            related,
+            routing,
+        } = known;
+        let keys = event_keys(
+            &ann.id,
+            &ann.groupid,
+            &ann.references,
+            &routing.uris,
+            ann.version,
+        );
+        Loaded {
+            ann,
+            keys,
+            group: related.group.clone(),
+            author_nipsa,
+            flaggers: HashSet::new(),
+            checkpoint: routing.checkpoint,
+            ancestor_authors,
+            related: Some(related),
+        }
+    }
+}
+
 /// The part of routing that could grow with the number of sockets: index lookup, the pure
 /// permission check per candidate, one render per viewer class and the hand-off of shared bytes.
 /// Synchronous (no awaits), so it is timed on its own. Returns the number of sockets handed a
 /// frame.
-pub fn route(state: &AppState, change: &Change, ev: &Loaded) -> u64 {
-    let registry = state.realtime();
+pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> u64 {
+    let registry = hub.registry();
     let audience = Audience {
         ann: &ev.ann,
         group: ev.group.as_ref(),
@@ -65,7 +101,7 @@ pub fn route(state: &AppState, change: &Change, ev: &Loaded) -> u64 {
             let frame = notification(change, &json!({ "id": ev.ann.id }));
             HashMap::from([(ViewerFacts::default(), frame)])
         }
-        Some(related) => render_classes(state, change, &ev.ann, related, &targets),
+        Some(related) => render_classes(hub, change, &ev.ann, related, &targets),
     };
     let handoff = registry.hand_off(&targets, |class| frames[class].clone());
     m.fanout.record(started.elapsed().as_secs_f64());
@@ -76,7 +112,7 @@ pub fn route(state: &AppState, change: &Change, ev: &Loaded) -> u64 {
 
 /// Renders each distinct viewer class once; every socket of a class shares the bytes.
 fn render_classes(
-    state: &AppState,
+    hub: &Hub,
     change: &Change,
     ann: &Annotation,
     related: &Related,
@@ -85,7 +121,7 @@ fn render_classes(
     let mut frames = HashMap::new();
     for (_, class) in targets {
         frames.entry(*class).or_insert_with(|| {
-            let payload = Rendered::new(state.site(), ann, related, *class);
+            let payload = Rendered::new(hub.site(), ann, related, *class);
             notification(change, &payload)
         });
     }
@@ -133,8 +169,8 @@ pub(super) fn record_handoff(change: &Change, handoff: Handoff) {
 }
 
 /// The router's metric handles, looked up once: the `metrics!` macros hash their name and
-/// labels on every call, and routing records several per event. The recorder is installed when
-/// `AppState` is built, before anything is routed.
+/// labels on every call, and routing records several per event. The recorder is installed as the
+/// server starts (`app::run`), before anything is routed.
 pub(super) struct Handles {
     routed: [metrics::Counter; 3],
     fanout: metrics::Histogram,

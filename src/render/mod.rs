@@ -10,6 +10,11 @@ use crate::domain::group::WORLD;
 use crate::domain::time::format_micros;
 use crate::domain::{Annotation, Group, UserId, authz};
 
+pub mod related;
+pub mod session;
+
+pub use related::RelatedReads;
+
 /// Server-wide facts the renderer needs.
 #[derive(Clone, Debug)]
 pub struct Site {
@@ -19,16 +24,23 @@ pub struct Site {
     pub authority: String,
 }
 
-/// Facts about the annotation that come from other rows.
+/// Facts about the annotation that come from other rows (gathered by [`RelatedReads`], or
+/// known already to the write that made the annotation).
 #[derive(Clone, Debug, Default)]
 pub struct Related {
     /// `None` if the author's user row does not exist (then `user_info` is left out).
-    pub author_display_name: Option<Option<String>>,
+    pub author: Option<Author>,
     pub document_title: Option<String>,
     /// The annotation's group, if it still exists.
     pub group: Option<Group>,
     /// Number of flags; shown only to moderators.
     pub flag_count: i64,
+}
+
+/// What the renderer shows of an annotation's author besides the userid (`user_info`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Author {
+    pub display_name: Option<String>,
 }
 
 /// What depends on who is looking.
@@ -147,8 +159,8 @@ impl Serialize for Rendered<'_> {
         };
         m.serialize_entry("actions", actions)?;
         m.serialize_entry("mentions", &[] as &[Value])?;
-        if let Some(name) = &rel.author_display_name {
-            m.serialize_entry("user_info", &UserInfo { display_name: name })?;
+        if let Some(author) = &rel.author {
+            m.serialize_entry("user_info", author)?;
         }
         if !ann.references.is_empty() {
             m.serialize_entry("references", &ann.references)?;
@@ -188,11 +200,6 @@ struct Target<'a> {
 struct Document<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     title: Option<[&'a String; 1]>,
-}
-
-#[derive(Serialize)]
-struct UserInfo<'a> {
-    display_name: &'a Option<String>,
 }
 
 #[derive(Serialize)]

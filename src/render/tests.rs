@@ -49,7 +49,9 @@ fn world() -> Group {
 
 fn related() -> Related {
     Related {
-        author_display_name: Some(Some("Alice".into())),
+        author: Some(Author {
+            display_name: Some("Alice".into()),
+        }),
         document_title: Some("Article".into()),
         group: Some(world()),
         flag_count: 2,
@@ -158,7 +160,7 @@ fn third_party_annotations_have_no_html_link_and_missing_users_no_user_info() {
     let mut a = ann();
     a.userid = "acct:bob@partner.org".into();
     let rel = Related {
-        author_display_name: None,
+        author: None,
         ..related()
     };
     let v = render(&site(), &a, &rel, ViewerFacts::default());

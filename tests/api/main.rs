@@ -18,6 +18,6 @@ mod login;
 mod moderation;
 mod realtime;
 mod search;
+mod sequencer;
 mod store;
-mod tailer;
 mod writer;

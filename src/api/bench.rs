@@ -1,12 +1,12 @@
-//! An in-process publish path for load tests (`scholia bench`): synthetic annotation events are
-//! built in memory and routed by the same code as committed changes ([`super::route::route`]: index
-//! lookup, permission check, render once per viewer class, hand-off to socket queues), skipping
-//! HTTP and the store. It measures what routing and delivery cost by themselves.
+//! `POST /_bench/inject`, the in-process publish path for load tests (`scholia bench`): synthetic
+//! annotation creates are built in memory and handed to the hub's [`Inject`] seam, which routes
+//! them with the same code as committed changes (index lookup, permission check, render once per
+//! viewer class, hand-off to socket queues), skipping the store and the change log. It measures
+//! what routing and delivery cost by themselves.
 //!
 //! Mounted only with `scholia serve --bench-endpoints`: it lets anyone who can reach the port
 //! publish to every socket, so it is for benchmark servers, never public ones.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -15,15 +15,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::filter::event_keys;
-use super::route::{Loaded, route};
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::JsonBody;
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
 use crate::app::AppState;
+use crate::bus::Known;
 use crate::domain::time::now_micros;
 use crate::domain::{Annotation, ModerationStatus};
-use crate::render::Related;
-use crate::store::{Change, ChangeAction};
+use crate::render::{Author, Related};
+use crate::store::{Change, ChangeAction, RoutingFacts};
 use crate::uri;
 
 /// How many events are routed between yields when unpaced, so socket tasks on the same core
@@ -64,6 +63,9 @@ async fn inject(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiR
             "uri_count must be positive and rate a non-negative number".into(),
         ));
     }
+    let Some(hub) = state.inject() else {
+        return Err(ApiError::NotFound);
+    };
     let group = state.db().group_by_pubid("__world__").await?;
     let userid = format!("acct:bench@{}", state.authority());
     // (as sent, normalised) per target, as a client's annotation would have them.
@@ -87,8 +89,8 @@ async fn inject(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiR
             tokio::task::yield_now().await;
         }
         let target = &uris[(k % uris.len() as u64) as usize];
-        let (change, loaded) = synthetic(&userid, group.clone(), target, &padding, k);
-        delivered += route(&state, &change, &loaded);
+        let (change, known) = synthetic(&userid, group.clone(), target, &padding, k);
+        delivered += hub.inject(&change, known);
     }
     Ok(Json(json!({
         "events": req.events,
@@ -104,7 +106,7 @@ fn synthetic(
     (target, normalized): &(String, String),
     padding: &str,
     k: u64,
-) -> (Change, Loaded) {
+) -> (Change, Known) {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -133,13 +135,6 @@ fn synthetic(
         version: None,
         deleted: false,
     };
-    let keys = event_keys(
-        &id,
-        &ann.groupid,
-        &[],
-        std::slice::from_ref(normalized),
-        None,
-    );
     let change = Change {
         // Not a row of the change log; 0 marks a synthetic event on the wire.
         seq: 0,
@@ -150,20 +145,18 @@ fn synthetic(
         src_client_id: None,
         created: now,
     };
-    let loaded = Loaded {
-        ann,
-        keys,
-        group: group.clone(),
-        author_nipsa: false,
-        flaggers: HashSet::new(),
-        checkpoint: None,
-        ancestor_authors: HashSet::new(),
-        related: Some(Related {
-            author_display_name: Some(None),
+    let known = Known {
+        annotation: ann,
+        related: Related {
+            author: Some(Author { display_name: None }),
             document_title: None,
             group,
             flag_count: 0,
-        }),
+        },
+        routing: RoutingFacts {
+            uris: vec![normalized.clone()],
+            checkpoint: None,
+        },
     };
-    (change, loaded)
+    (change, known)
 }

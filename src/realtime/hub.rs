@@ -1,0 +1,115 @@
+//! The hub: what the Real Time API needs to serve sockets and route changes to them (the
+//! subscription index and registry, the renderer's site facts, the store, socket limits), and
+//! [`run`], the one task per node that takes changes from the [`Sequencer`] in `seq` order and
+//! routes each ([`super::fanout`]).
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::fanout::Router;
+use super::registry::Registry;
+use super::route::{Loaded, route};
+use super::socket::Limits;
+use crate::bus::{Inject, Known, Sequencer};
+use crate::domain::Identity;
+use crate::render::Site;
+use crate::store::{Change, Db, DirectReads};
+
+/// Shared by the socket handshakes and the routing task; cheap to clone.
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+struct Inner {
+    db: Db,
+    /// Point reads on SQLite without a worker round trip; `None` on PostgreSQL.
+    direct: Option<DirectReads>,
+    registry: Arc<Registry>,
+    site: Site,
+    limits: Limits,
+    /// Tracks socket tasks, so shutdown waits for them to close.
+    tasks: TaskTracker,
+    /// Cancelled when the server stops; sockets then close with 1012.
+    shutdown: CancellationToken,
+}
+
+impl Hub {
+    pub fn new(
+        db: Db,
+        site: Site,
+        limits: Limits,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Hub {
+        let direct = DirectReads::for_db(&db);
+        Hub(Arc::new(Inner {
+            db,
+            direct,
+            registry: Arc::new(Registry::default()),
+            site,
+            limits,
+            tasks,
+            shutdown,
+        }))
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.0.registry
+    }
+    pub fn site(&self) -> &Site {
+        &self.0.site
+    }
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.0.tasks
+    }
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.0.shutdown
+    }
+
+    /// The identity a token stands for, with current roles (direct read first, as HTTP does).
+    pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
+        if let Some(found) = self
+            .0
+            .direct
+            .as_ref()
+            .and_then(|d| d.identity_for_token(token))
+        {
+            return Ok(found);
+        }
+        self.0.db.identity_for_token(token).await
+    }
+}
+
+impl Inject for Hub {
+    /// Routes a synthetic create at once: its author is taken as not NIPSA'd and nothing has
+    /// flagged it, as for any new annotation.
+    fn inject(&self, change: &Change, known: Known) -> u64 {
+        route(
+            self,
+            change,
+            &Loaded::from_known(known, false, Default::default()),
+        )
+    }
+}
+
+/// Routes every change the sequencer hands on until `shutdown`; returns the last seq routed.
+pub async fn run(hub: Hub, mut sequencer: Sequencer, shutdown: CancellationToken) -> i64 {
+    let mut router = Router::new(hub);
+    let mut batch = Vec::new();
+    loop {
+        let more = sequencer.next_batch(&mut batch, &shutdown).await;
+        for due in batch.drain(..) {
+            router.handle(due).await;
+        }
+        if !more {
+            return sequencer.last();
+        }
+    }
+}
