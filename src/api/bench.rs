@@ -1,11 +1,9 @@
-//! `POST /_bench/inject`, the in-process publish path for load tests (`scholia bench`): synthetic
-//! annotation creates are built in memory and handed to the hub's [`Inject`] seam, which routes
-//! them with the same code as committed changes (index lookup, permission check, render once per
-//! viewer class, hand-off to socket queues), skipping the store and the change log. It measures
-//! what routing and delivery cost by themselves.
-//!
-//! Mounted only with `scholia serve --bench-endpoints`: it lets anyone who can reach the port
-//! publish to every socket, so it is for benchmark servers, never public ones.
+//! `POST /_bench/inject`, the in-process publish path for load tests (`scholia bench`):
+//! synthetic annotation creates are built in memory and handed to the hub through the
+//! [`crate::bus::Inject`] seam, which routes them with the same code as committed changes
+//! (index lookup, permission check, render once per viewer class, hand-off to socket queues),
+//! skipping the store and the change log. It measures what routing and delivery cost by
+//! themselves.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -2,7 +2,7 @@
 //! holds, merged into one stream in `seq` order with no gap and no repeat.
 //!
 //! An announcement that follows the last change handed on goes out as it came, with what its
-//! write knew, and costs no read. The log is read, by [`Sequencer::read_log`] alone, when
+//! write knew, and costs no read. The log is read, by `Sequencer::read_log` alone, when
 //! something says a change is missing: an announcement past a gap (another process wrote, or a
 //! concurrent write announced first), a feed notice past the last change, or a poll after
 //! [`POLL_INTERVAL`] with nothing heard. A change read from the log still gets the facts of its

@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::json;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::filter::event_keys;
 use super::hub::Hub;
@@ -41,9 +43,21 @@ impl Router {
         }
     }
 
-    /// Routes one change. A change that cannot be routed (the database failed) is logged and
+    /// Routes one change, in a span (`route`: seq, action, candidates, deliveries) that logs
+    /// at debug level. A change that cannot be routed (the database failed) is logged and
     /// skipped: the socket protocol has no way to say "you missed one".
     pub async fn handle(&mut self, due: Sequenced) {
+        let span = tracing::debug_span!(
+            "route",
+            seq = due.change.seq,
+            action = due.change.action.as_str(),
+            candidates = Empty,
+            deliveries = Empty,
+        );
+        self.handle_in(due).instrument(span).await
+    }
+
+    async fn handle_in(&mut self, due: Sequenced) {
         let Sequenced { change, known } = due;
         let result = match change.action {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete => {
@@ -80,9 +94,14 @@ impl Router {
             }
             _ => self.read_back(change).await?,
         };
-        if let Some(loaded) = loaded {
-            route(&self.hub, change, &loaded);
-        }
+        let routed = match loaded {
+            Some(loaded) => route(&self.hub, change, &loaded),
+            None => Default::default(),
+        };
+        let span = tracing::Span::current();
+        span.record("candidates", routed.candidates);
+        span.record("deliveries", routed.delivered);
+        tracing::debug!("routed");
         Ok(())
     }
 

@@ -91,11 +91,8 @@ impl Inject for Hub {
     /// Routes a synthetic create at once: its author is taken as not NIPSA'd and nothing has
     /// flagged it, as for any new annotation.
     fn inject(&self, change: &Change, known: Known) -> u64 {
-        route(
-            self,
-            change,
-            &Loaded::from_known(known, false, Default::default()),
-        )
+        let loaded = Loaded::from_known(known, false, Default::default());
+        route(self, change, &loaded).delivered
     }
 }
 

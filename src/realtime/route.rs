@@ -72,9 +72,8 @@ impl Loaded {
 
 /// The part of routing that could grow with the number of sockets: index lookup, the pure
 /// permission check per candidate, one render per viewer class and the hand-off of shared bytes.
-/// Synchronous (no awaits), so it is timed on its own. Returns the number of sockets handed a
-/// frame.
-pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> u64 {
+/// Synchronous (no awaits), so it is timed on its own.
+pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> Routed {
     let registry = hub.registry();
     let audience = Audience {
         ann: &ev.ann,
@@ -94,7 +93,7 @@ pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> u64 {
     m.routed(change.action).increment(1);
     if targets.is_empty() {
         m.fanout.record(started.elapsed().as_secs_f64());
-        return 0;
+        return Routed::default();
     }
     let frames = match &ev.related {
         None => {
@@ -105,9 +104,21 @@ pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> u64 {
     };
     let handoff = registry.hand_off(&targets, |class| frames[class].clone());
     m.fanout.record(started.elapsed().as_secs_f64());
-    let delivered = handoff.delivered;
+    let routed = Routed {
+        candidates: targets.len() as u64,
+        delivered: handoff.delivered,
+    };
     record_handoff(change, handoff);
-    delivered
+    routed
+}
+
+/// What routing one event came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// Sockets whose filter named the event and whose viewer may read it.
+    pub candidates: u64,
+    /// Sockets handed a frame (the rest were too slow, or closing).
+    pub delivered: u64,
 }
 
 /// Renders each distinct viewer class once; every socket of a class shares the bytes.

@@ -50,7 +50,7 @@ impl Writer {
 
     /// Stores `write` in the next group and returns what was stored once it has committed.
     /// Once queued, a write completes even if its caller goes away (as a request already sent
-    /// would); its change is then not handed to the tailer, which reads it from the log.
+    /// would); its change is then not announced, and the hub reads it from the log.
     pub async fn write(&self, write: AnnotationWrite) -> Result<Written, sqlx::Error> {
         let (done, answer) = oneshot::channel();
         self.jobs
