@@ -107,9 +107,9 @@ impl AppState {
     pub fn websocket_url(&self) -> &str {
         &self.0.websocket_url
     }
-    /// The change feed's engine, as configured.
-    pub fn feed_engine(&self) -> &'static str {
-        self.0.announcer.feed_engine()
+    /// The change feed's engine, as configured, and whether it is connected now.
+    pub fn feed_state(&self) -> (&'static str, bool) {
+        self.0.announcer.feed_state()
     }
     pub fn metrics(&self) -> &metrics_exporter_prometheus::PrometheusHandle {
         &self.0.metrics
@@ -205,17 +205,17 @@ pub async fn run(
         public_url: config.public_url(Some(bound)),
         authority: config.authority(),
     };
+    // The path of every event: writes announce → the sequencer orders them (filling gaps from
+    // the change log) → the hub routes them to sockets.
+    let feed = bus::feed::from_config(&config.bus, &db, shutdown.child_token()).await?;
+    tracing::info!(engine = feed.engine(), "change feed");
     // Tracks what outlives a request (the routing task, sockets), so shutdown waits for it.
     let tasks = TaskTracker::new();
     let writer = Writer::start(&db, db.for_writer().await?, shutdown.child_token());
-
-    // The path of every event: writes announce → the sequencer orders them (filling gaps from
-    // the change log) → the hub routes them to sockets.
-    let feed = bus::feed::from_config(&config.bus)?;
-    tracing::info!(engine = feed.engine(), "change feed");
     metrics::gauge!("scholia_feed_info", "engine" => feed.engine()).set(1.0);
     let start_seq = db.last_seq().await?;
-    let (announcer, sequencer) = bus::connect(db.clone(), feed, start_seq).await?;
+    let poll = Duration::from_millis(config.bus_poll_ms);
+    let (announcer, sequencer) = bus::connect(db.clone(), feed, start_seq, poll).await?;
     let hub = Hub::new(
         db.clone(),
         site.clone(),

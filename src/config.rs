@@ -30,8 +30,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log format: `text` or `json`.
     pub log_format: String,
-    /// The change feed between nodes: `local` (one process; the only engine so far).
+    /// The change feed between nodes: `local` (one process), `postgres` (LISTEN/NOTIFY on the
+    /// shared database) or `nats://HOST:PORT`.
     pub bus: String,
+    /// A node that hears of no change for this many milliseconds reads the change log anyway:
+    /// the latency of changes made by admin commands, or by other nodes while the bus is down.
+    pub bus_poll_ms: u64,
     /// WebSocket keep-alive period in milliseconds (h: a Pong "beep" every 30 s; proxies
     /// commonly drop connections idle for 60 s).
     pub ws_heartbeat_ms: u64,
@@ -83,6 +87,7 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             log_format: "text".to_owned(),
             bus: "local".to_owned(),
+            bus_poll_ms: 250,
             ws_heartbeat_ms: 30_000,
             ws_idle_timeout_ms: 90_000,
             ws_max_message_bytes: 64 * 1024,

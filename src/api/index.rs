@@ -184,7 +184,15 @@ fn cached(mut r: Response) -> Response {
 /// Health: `{"status": "okay"}` when the database answers, 500 otherwise (h's `/_status`).
 async fn status(State(state): State<AppState>) -> Response {
     match state.db().ping().await {
-        Ok(()) => Json(json!({"status": "okay", "bus": state.feed_engine()})).into_response(),
+        Ok(()) => {
+            let (engine, up) = state.feed_state();
+            let bus = if up {
+                "up"
+            } else {
+                "down: polling the change log"
+            };
+            Json(json!({"status": "okay", "bus": engine, "bus_state": bus})).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
             (
@@ -199,6 +207,8 @@ async fn status(State(state): State<AppState>) -> Response {
 /// Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let (size, idle) = state.db().pool_stats();
+    let (engine, up) = state.feed_state();
+    metrics::gauge!("scholia_feed_up", "engine" => engine).set(if up { 1.0 } else { 0.0 });
     metrics::gauge!("scholia_db_pool_connections").set(f64::from(size));
     metrics::gauge!("scholia_db_pool_idle_connections").set(idle as f64);
     let body = state.metrics().render();

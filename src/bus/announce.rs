@@ -85,9 +85,9 @@ impl Announcer {
         }
     }
 
-    /// The change feed's engine, for `/_status` and `/metrics`.
-    pub fn feed_engine(&self) -> &'static str {
-        self.feed.engine()
+    /// The change feed's engine and whether it is connected, for `/_status` and `/metrics`.
+    pub fn feed_state(&self) -> (&'static str, bool) {
+        (self.feed.engine(), self.feed.is_up())
     }
 }
 

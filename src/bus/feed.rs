@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use crate::store::Change;
+use crate::store::{Change, Db};
 
 /// What a feed tells a hub.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +34,13 @@ impl Notice {
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     /// The configured engine does not exist (or is not in this build).
-    #[error("unknown bus {0:?}: this build supports \"local\" (one process)")]
+    #[error("unknown bus {0:?}: use local, postgres or nats://HOST:PORT")]
     Unsupported(String),
+    /// Several nodes share a PostgreSQL database, never a SQLite file.
+    #[error(
+        "--bus {0} joins several nodes, which needs a PostgreSQL database (postgres://...); with SQLite use --bus local"
+    )]
+    NeedsPostgres(String),
     /// The engine's service could not be reached or refused the request.
     #[error("change feed {engine}: {reason}")]
     Unavailable {
@@ -50,6 +56,11 @@ pub trait ChangeFeed: Send + Sync + 'static {
     /// The engine's name, as configured (`local`, ...), for logs, `/_status` and `/metrics`.
     fn engine(&self) -> &'static str;
 
+    /// Whether the engine is connected now (while it is not, the hub only polls).
+    fn is_up(&self) -> bool {
+        true
+    }
+
     /// Tells the other nodes that `change` committed here.
     fn publish<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>>;
 
@@ -58,12 +69,55 @@ pub trait ChangeFeed: Send + Sync + 'static {
     fn subscribe(&self) -> BoxFuture<'_, Result<mpsc::Receiver<Notice>, FeedError>>;
 }
 
-/// The feed engine named by the `bus` setting.
-pub fn from_config(bus: &str) -> Result<Arc<dyn ChangeFeed>, FeedError> {
-    match bus {
-        "local" => Ok(Arc::new(LocalFeed::default())),
-        other => Err(FeedError::Unsupported(other.to_owned())),
+/// The feed engine named by the `bus` setting: `local`, `postgres` (LISTEN/NOTIFY on `db`) or
+/// a NATS URL. Background tasks stop at `shutdown`.
+pub async fn from_config(
+    bus: &str,
+    db: &Db,
+    shutdown: CancellationToken,
+) -> Result<Arc<dyn ChangeFeed>, FeedError> {
+    if bus == "local" {
+        return Ok(Arc::new(LocalFeed::default()));
     }
+    let known = bus == "postgres" || bus.starts_with("nats://") || bus.starts_with("tls://");
+    if !known {
+        return Err(FeedError::Unsupported(bus.to_owned()));
+    }
+    let Db::Postgres(pool) = db else {
+        return Err(FeedError::NeedsPostgres(bus.to_owned()));
+    };
+    let feed = super::postgres::PgFeed::connect(pool.clone(), shutdown.clone()).await?;
+    if bus == "postgres" {
+        return Ok(Arc::new(feed));
+    }
+    let nats = super::nats::NatsFeed::connect(bus, feed.channel(), shutdown).await?;
+    Ok(Arc::new(nats))
+}
+
+/// A channel or subject name for one cluster: `prefix.database.schema`, with anything but
+/// letters, digits, `_` and `-` replaced, so it is a valid NATS subject and NOTIFY channel.
+pub fn namespace(prefix: &str, database: &str, schema: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let name = format!("{prefix}.{}.{}", clean(database), clean(schema));
+    // PostgreSQL truncates identifiers past 63 bytes, so two long names could meet: past that,
+    // the tail becomes a hash of the whole (FNV-1a: the same on every node and version).
+    if name.len() <= 63 {
+        return name;
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}.{hash:016x}", &name[..46])
 }
 
 /// The feed of a server that runs as one process. Its own writes reach its hub through the
@@ -97,9 +151,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_engines_are_refused_by_name() {
-        assert_eq!(from_config("local").unwrap().engine(), "local");
-        let e = from_config("carrier-pigeon").err().unwrap();
-        assert!(e.to_string().contains("carrier-pigeon"), "{e}");
+    fn namespaces_are_valid_subjects() {
+        assert_eq!(
+            namespace("scholia", "test", "t_1 a.b"),
+            "scholia.test.t_1_a_b"
+        );
+        let long = namespace("scholia", "test", &"s".repeat(80));
+        assert_eq!(long.len(), 63);
+        assert_ne!(long, namespace("scholia", "test", &"s".repeat(81)));
     }
 }

@@ -5,7 +5,8 @@
 //!   the change and whatever the write already knew for routing it.
 //! - [`feed`]: the change feed, the seam between nodes: an engine's only promise is "changes up
 //!   to seq N exist" (and, where it carries it, the change itself). It may lose, repeat, delay
-//!   or reorder; the change log may not.
+//!   or reorder; the change log may not. Engines: local (one process), [`postgres`]
+//!   (LISTEN/NOTIFY) and [`nats`].
 //! - [`sequencer`]: the hub's end: announcements, feed notices and the change log merged into
 //!   one stream in `seq` order, with no gap (gaps and silences are filled by reading the log, in
 //!   the one function that reads it).
@@ -15,22 +16,27 @@
 
 pub mod announce;
 pub mod feed;
+pub mod nats;
+pub mod postgres;
 pub mod sequencer;
+mod wire;
 
 pub use announce::{Announcement, Announcer, Inject, Known};
 pub use feed::{ChangeFeed, FeedError, LocalFeed, Notice};
 pub use sequencer::{Sequenced, Sequencer};
 
 /// Builds the two ends for a node whose log ends at `start_seq`: the [`Announcer`] writes call
-/// and the [`Sequencer`] the hub reads, joined in process and by `feed` across nodes.
+/// and the [`Sequencer`] the hub reads, joined in process and by `feed` across nodes; the hub
+/// reads the log after `poll` with nothing heard.
 pub async fn connect(
     db: crate::store::Db,
     feed: std::sync::Arc<dyn ChangeFeed>,
     start_seq: i64,
+    poll: std::time::Duration,
 ) -> Result<(Announcer, Sequencer), FeedError> {
     let (tx, rx) = tokio::sync::mpsc::channel(announce::INBOX);
     let notices = feed.subscribe().await?;
     let announcer = Announcer::new(tx, feed.clone());
-    let sequencer = Sequencer::new(db, rx, notices, start_seq);
+    let sequencer = Sequencer::new(db, rx, notices, start_seq, poll);
     Ok((announcer, sequencer))
 }

@@ -4,8 +4,9 @@
 //! An announcement that follows the last change handed on goes out as it came, with what its
 //! write knew, and costs no read. The log is read, by `Sequencer::read_log` alone, when
 //! something says a change is missing: an announcement past a gap (another process wrote, or a
-//! concurrent write announced first), a feed notice past the last change, or a poll after
-//! [`POLL_INTERVAL`] with nothing heard. A change read from the log still gets the facts of its
+//! concurrent write announced first), a feed notice past the last change, or a poll after the
+//! poll interval (the `bus_poll_ms` setting) with nothing heard: the latency of a change written
+//! by another process or node when no feed tells of it. A change read from the log still gets the facts of its
 //! announcement if that has arrived by then.
 
 use std::collections::BTreeMap;
@@ -18,9 +19,6 @@ use super::announce::{Announcement, Known};
 use super::feed::Notice;
 use crate::store::{Change, Db};
 
-/// How long the hub waits, hearing nothing, before it reads the log anyway: the latency of a
-/// change written by another process (an admin command) when no feed tells of it.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Changes read from the log at once.
 const BATCH: i64 = 1000;
 
@@ -44,6 +42,8 @@ pub struct Sequencer {
     heard: i64,
     /// The log must be read even with no gap in sight (at start, and after a poll).
     read_due: bool,
+    /// How long to wait, hearing nothing, before reading the log anyway.
+    poll: Duration,
     /// The last read failed or found nothing new: no new attempt until something new arrives
     /// or the next poll, so a database that is down is not hammered.
     backing_off: bool,
@@ -56,6 +56,7 @@ impl Sequencer {
         inbox: mpsc::Receiver<Announcement>,
         notices: mpsc::Receiver<Notice>,
         last: i64,
+        poll: Duration,
     ) -> Sequencer {
         Sequencer {
             db,
@@ -65,6 +66,7 @@ impl Sequencer {
             ahead: BTreeMap::new(),
             heard: last,
             read_due: true,
+            poll,
             backing_off: false,
         }
     }
@@ -120,7 +122,7 @@ impl Sequencer {
                     }
                     false
                 }
-                _ = tokio::time::sleep(POLL_INTERVAL) => true,
+                _ = tokio::time::sleep(self.poll) => true,
             };
             if polled {
                 metrics::counter!("scholia_log_polls_total").increment(1);

@@ -107,6 +107,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (db_url, data_dir) = fresh_database(backend).await;
+    spawn_on(&db_url, data_dir, tweak).await
+}
+
+/// A server on the database at `db_url` (several may share one PostgreSQL database: a cluster).
+pub async fn spawn_on(
+    db_url: &str,
+    data_dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let db_url = db_url.to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut config = Config {

@@ -9,6 +9,7 @@ mod bench;
 mod changelog;
 mod cli;
 mod client;
+mod cluster;
 mod direct;
 mod documents;
 mod e2e;
