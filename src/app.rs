@@ -198,6 +198,7 @@ pub fn router(state: AppState) -> Router {
     if state.config().bench_endpoints {
         routes = routes.merge(realtime::inject::router());
     }
+    let routes = crate::http_log::wrap(routes);
     routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
