@@ -163,7 +163,8 @@ fn every_scholia_ws_variable_sets_its_ws_key() {
             };
             jail.create_file("scholia.toml", &format!("[ws]\n{key} = {file_value}\n"))?;
             jail.set_env(name, value);
-            let c = Config::load(None, &Overrides::default()).map_err(|e| format!("{name}: {e}"))?;
+            let c =
+                Config::load(None, &Overrides::default()).map_err(|e| format!("{name}: {e}"))?;
             let mut expected = WsConfig::default();
             set(&mut expected);
             assert_eq!(c.ws, expected, "{name}");

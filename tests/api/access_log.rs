@@ -34,7 +34,10 @@ async fn next_line(lines: &mut mpsc::UnboundedReceiver<String>) -> Value {
         .await
         .expect("a log line within 30 s")
         .expect("server still running");
-    assert!(!line.contains(SECRET), "the query string was logged: {line}");
+    assert!(
+        !line.contains(SECRET),
+        "the query string was logged: {line}"
+    );
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"))
 }
 
@@ -134,7 +137,10 @@ async fn every_request_logs_one_json_access_line_with_its_fields() {
         assert_eq!(line["span"]["route"], route, "{line}");
         assert_eq!(line["span"]["client_id"].as_str(), client, "{line}");
         assert_eq!(line["fields"]["status"], status, "{line}");
-        assert!(line["fields"]["latency_ms"].as_f64().unwrap() >= 0.0, "{line}");
+        assert!(
+            line["fields"]["latency_ms"].as_f64().unwrap() >= 0.0,
+            "{line}"
+        );
     }
     server.kill().await.unwrap();
 }
