@@ -180,6 +180,7 @@ pub fn router(state: AppState, hub: Hub) -> Router {
     if state.inject().is_some() {
         routes = routes.merge(api::bench::router());
     }
+    let routes = crate::http_log::wrap(routes);
     routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 

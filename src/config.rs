@@ -8,6 +8,25 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use self::ws::WsConfig;
+
+mod ws;
+
+/// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
+const FLAT_ENV: [&str; 11] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "authority",
+    "max_body_bytes",
+    "log_format",
+    "bus",
+    "bus_poll_ms",
+    "client_assets",
+    "demo",
+];
+
 /// Everything the server and the admin commands need to know. Every field has a default, so
 /// `scholia serve` runs with no file and no environment at all.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,33 +55,8 @@ pub struct Config {
     /// A node that hears of no change for this many milliseconds reads the change log anyway:
     /// the latency of changes made by admin commands, or by other nodes while the bus is down.
     pub bus_poll_ms: u64,
-    /// WebSocket keep-alive period in milliseconds (h: a Pong "beep" every 30 s; proxies
-    /// commonly drop connections idle for 60 s).
-    pub ws_heartbeat_ms: u64,
-    /// A socket whose peer sends nothing (not even a Pong) for this many milliseconds is closed
-    /// (code 4000).
-    pub ws_idle_timeout_ms: u64,
-    /// Largest WebSocket message accepted, in bytes; a larger one closes the socket (1009).
-    pub ws_max_message_bytes: usize,
-    /// Frames that may wait for one socket; when a socket falls further behind it is closed
-    /// (1013) instead of slowing anyone else.
-    pub ws_queue_frames: usize,
-    /// Most clauses in one filter.
-    pub ws_max_filter_clauses: usize,
-    /// Most values in one filter, over all clauses.
-    pub ws_max_filter_values: usize,
-    /// Sustained client messages per second per socket; faster clients are throttled.
-    pub ws_messages_per_second: f64,
-    /// Client messages a socket may send in a burst before throttling starts.
-    pub ws_message_burst: u32,
-    /// Bytes a socket reads at a time (tungstenite's read buffer, resident per socket).
-    pub ws_read_buffer_bytes: usize,
-    /// Writes per second a socket settles to once it has spent `ws_write_burst`: a socket sent
-    /// events faster than this gets them in batches, one write per 1/rate seconds, instead of
-    /// one write each. 0 writes every event at once.
-    pub ws_write_rate: f64,
-    /// Writes a socket makes at once, however close together, before `ws_write_rate` applies.
-    pub ws_write_burst: u32,
+    /// The Real Time API's per-socket limits and timings: the `[ws]` table.
+    pub ws: WsConfig,
     /// The `build/` folder of the `hypothesis` npm package, served as the Hypothesis client
     /// (`/embed.js`, `/app.html`, `/client/build/...`).
     pub client_assets: Option<PathBuf>,
@@ -88,17 +82,7 @@ impl Default for Config {
             log_format: "text".to_owned(),
             bus: "local".to_owned(),
             bus_poll_ms: 250,
-            ws_heartbeat_ms: 30_000,
-            ws_idle_timeout_ms: 90_000,
-            ws_max_message_bytes: 64 * 1024,
-            ws_queue_frames: 256,
-            ws_max_filter_clauses: 32,
-            ws_max_filter_values: 256,
-            ws_messages_per_second: 20.0,
-            ws_message_burst: 100,
-            ws_read_buffer_bytes: 1024,
-            ws_write_rate: 2.0,
-            ws_write_burst: 10,
+            ws: WsConfig::default(),
             client_assets: None,
             demo: false,
             bench_endpoints: false,
@@ -142,28 +126,11 @@ impl Config {
             None => figment = figment.merge(Toml::file("scholia.toml")),
         }
         let config: Config = figment
-            .merge(Env::prefixed("SCHOLIA_").only(&[
-                "listen",
-                "data_dir",
-                "database_url",
-                "public_url",
-                "authority",
-                "max_body_bytes",
-                "log_format",
-                "ws_heartbeat_ms",
-                "ws_idle_timeout_ms",
-                "ws_max_message_bytes",
-                "ws_queue_frames",
-                "ws_max_filter_clauses",
-                "ws_max_filter_values",
-                "ws_messages_per_second",
-                "ws_message_burst",
-                "ws_read_buffer_bytes",
-                "ws_write_rate",
-                "ws_write_burst",
-                "client_assets",
-                "demo",
-            ]))
+            // `SCHOLIA_WS_<KEY>` sets `[ws] <key>`; the other names map to top-level keys.
+            .merge(
+                Env::prefixed("SCHOLIA_")
+                    .filter_map(|name| ws::env_key(name.as_str(), &FLAT_ENV).map(Into::into)),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()?;
         config.validate()?;
@@ -183,49 +150,13 @@ impl Config {
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"
         );
-        anyhow::ensure!(self.ws_heartbeat_ms > 0, "ws_heartbeat_ms must be positive");
-        anyhow::ensure!(
-            self.ws_idle_timeout_ms >= self.ws_heartbeat_ms,
-            "ws_idle_timeout_ms must be at least ws_heartbeat_ms"
-        );
-        anyhow::ensure!(
-            self.ws_max_message_bytes >= 1024,
-            "ws_max_message_bytes must be at least 1024"
-        );
-        anyhow::ensure!(self.ws_queue_frames > 0, "ws_queue_frames must be positive");
-        anyhow::ensure!(
-            self.ws_messages_per_second > 0.0 && self.ws_message_burst > 0,
-            "ws_messages_per_second and ws_message_burst must be positive"
-        );
-        anyhow::ensure!(
-            self.ws_write_rate >= 0.0 && self.ws_write_rate.is_finite() && self.ws_write_burst > 0,
-            "ws_write_rate must be zero or positive and ws_write_burst positive"
-        );
-        anyhow::ensure!(
-            self.ws_read_buffer_bytes >= 128,
-            "ws_read_buffer_bytes must be at least 128"
-        );
+        self.ws.validate()?;
         Ok(())
     }
 
     /// The per-socket limits of the Real Time API.
     pub fn socket_limits(&self) -> crate::realtime::socket::Limits {
-        use std::time::Duration;
-        crate::realtime::socket::Limits {
-            queue: self.ws_queue_frames,
-            heartbeat: Duration::from_millis(self.ws_heartbeat_ms),
-            idle_timeout: Duration::from_millis(self.ws_idle_timeout_ms),
-            max_message_bytes: self.ws_max_message_bytes,
-            filter: crate::realtime::filter::FilterLimits {
-                max_clauses: self.ws_max_filter_clauses,
-                max_values: self.ws_max_filter_values,
-            },
-            messages_per_second: self.ws_messages_per_second,
-            message_burst: f64::from(self.ws_message_burst),
-            read_buffer_bytes: self.ws_read_buffer_bytes,
-            write_rate: self.ws_write_rate,
-            write_burst: f64::from(self.ws_write_burst),
-        }
+        self.ws.limits()
     }
 
     /// The public base URL without a trailing slash.
@@ -261,59 +192,4 @@ impl Config {
 }
 
 #[cfg(test)]
-#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's large error type
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_need_no_file() {
-        let c = Config::default();
-        assert_eq!(c.listen, "127.0.0.1:5000");
-        assert_eq!(c.public_url(None), "http://127.0.0.1:5000");
-        assert_eq!(c.authority(), "127.0.0.1");
-        assert_eq!(c.database_url(), "sqlite://scholia-data/scholia.db");
-    }
-
-    #[test]
-    fn authority_follows_public_url_host() {
-        let c = Config {
-            public_url: Some("https://annotate.example.org/".into()),
-            ..Config::default()
-        };
-        assert_eq!(c.public_url(None), "https://annotate.example.org");
-        assert_eq!(c.authority(), "annotate.example.org");
-    }
-
-    #[test]
-    fn flags_override_file_and_env() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "scholia.toml",
-                "listen = \"127.0.0.1:7000\"\nauthority = \"file\"",
-            )?;
-            jail.set_env("SCHOLIA_AUTHORITY", "env");
-            let c = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
-            assert_eq!(c.listen, "127.0.0.1:7000");
-            assert_eq!(c.authority(), "env");
-            let o = Overrides {
-                authority: Some("flag".into()),
-                ..Overrides::default()
-            };
-            let c = Config::load(None, &o).map_err(|e| e.to_string())?;
-            assert_eq!(c.authority(), "flag");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn rejects_a_bad_public_url() {
-        let o = Overrides {
-            public_url: Some("not a url".into()),
-            ..Overrides::default()
-        };
-        figment::Jail::expect_with(|_| {
-            assert!(Config::load(None, &o).is_err());
-            Ok(())
-        });
-    }
-}
+mod tests;

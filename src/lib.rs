@@ -27,6 +27,7 @@
 //! - [`app`]: shared state, the router, and [`app::run`], which serves a bound listener until a
 //!   cancellation token fires.
 //! - [`metrics`]: the Prometheus recorder and request metrics.
+//! - [`http_log`]: request ids and the access log, one line per HTTP request.
 //! - [`bench`]: `scholia bench`, the load generator and its six scenarios.
 //!
 //! # The path of one create
@@ -59,6 +60,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod domain;
+pub mod http_log;
 pub mod input;
 pub mod metrics;
 pub mod realtime;

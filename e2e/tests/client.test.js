@@ -1,5 +1,6 @@
 // The unmodified Hypothesis client (npm `hypothesis`, pinned in package.json) on a scholia
-// server, in headless Chromium: the four scenarios of issue 4.
+// server, in headless Chromium: what a reader sees happen live in the sidebar, one numbered
+// scenario after another (they share the browser and the server, in this order).
 //
 // Alice's page is the demo page (grant-token login). Bob acts through the HTTP API with a
 // developer token, and in scenario 2 through a WebSocket subscribed the way the sidebar is.

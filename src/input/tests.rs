@@ -222,8 +222,5 @@ fn claim(uri: &str, ty: &str, content_type: &str) -> DocumentUriClaim {
     }
 }
 
-#[path = "tests_document.rs"]
-mod document_tests;
-
-#[path = "tests_schema.rs"]
-mod schema_tests;
+mod document;
+mod schema;

@@ -138,7 +138,7 @@ pub struct Socket {
 pub async fn drive<S, E>(ws: S, sock: Socket) -> Ending
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
-    E: std::fmt::Display,
+    E: std::error::Error + 'static,
 {
     // Not split into halves: reading and writing take turns in this one task, so the socket
     // needs no lock between them.
@@ -182,7 +182,7 @@ where
                     // tungstenite answers Pings itself; a Pong only proves the peer is alive.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) => break Ending::ClientClosed,
-                    Some(Err(e)) if is_too_big(&e.to_string()) => break Ending::TooBig,
+                    Some(Err(e)) if is_too_big(&e) => break Ending::TooBig,
                     Some(Err(_)) | None => break Ending::Gone,
                 };
                 if let Some(wait) = bucket.take(last_heard) {
@@ -317,9 +317,15 @@ async fn write_all<Si: Sink<Message> + Unpin>(sink: &mut Si, frames: Vec<Message
     sink.flush().await.is_ok()
 }
 
-/// tungstenite reports an oversized message as a capacity error; axum passes on only its text.
-fn is_too_big(error: &str) -> bool {
-    error.contains("Message too long") || error.contains("Space limit exceeded")
+/// Whether a read failed on a message (or frame) over the size limit: tungstenite reports that as
+/// a capacity error, which axum wraps in its own error type, so the error's sources are searched.
+fn is_too_big(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        matches!(
+            e.downcast_ref::<tungstenite::Error>(),
+            Some(tungstenite::Error::Capacity(_))
+        ) || e.is::<tungstenite::error::CapacityError>()
+    })
 }
 
 /// Acts on one client message; returns the reply to send, if any, or why to close.

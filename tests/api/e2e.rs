@@ -1,8 +1,9 @@
-//! The end-to-end test of issue 4, run from here so the README's one test command covers it:
-//! the unmodified Hypothesis client in Debian's headless Chromium against this build of the
-//! server (`e2e/tests/client.test.js`, driven by playwright-core). It needs `npm ci` in `e2e/`
-//! and `/usr/bin/chromium` (`.ci/run` installs both); without them it says so and skips, except
-//! under CI=true, where it fails.
+//! The unmodified Hypothesis client, in Debian's headless Chromium, against this build of the
+//! server (`e2e/tests/client.test.js`, driven by playwright-core): live notes, sidebar posts,
+//! edits and deletes, reconnection after a restart, the login popup and a publisher's own users.
+//! Run from here so the README's one test command covers it. It needs `npm ci` in `e2e/` and
+//! `/usr/bin/chromium` (`.ci/run` installs both); without them it says so and skips, except under
+//! CI=true, where it fails.
 
 use std::path::Path;
 use std::process::Command;

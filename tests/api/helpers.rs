@@ -3,6 +3,7 @@
 //! `TestApp` offers request helpers.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
@@ -65,6 +66,8 @@ pub fn postgres_url() -> Option<String> {
 
 /// A database URL for a fresh, empty store on `backend`, plus the temp dir holding it.
 pub async fn fresh_database(backend: Backend) -> (String, tempfile::TempDir) {
+    // Every test that runs a server or a store comes through here.
+    LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("temp dir");
     match backend {
         Backend::Sqlite => (
@@ -104,6 +107,23 @@ pub struct TestApp {
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
+
+/// Logs for every test in this binary, installed once and only when `TEST_LOG` is set: tests
+/// are quiet by default, and `TEST_LOG=1` (with `RUST_LOG` to pick the level, info by default)
+/// shows the server's logs, the access log included, in each test's own output.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_none() {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Written as the test harness's own output (nextest runs each test in a process of its
+    // own, so what the server's threads log comes out with the test that ran it).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+});
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (db_url, data_dir) = fresh_database(backend).await;

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access_log;
 mod annotations;
 mod auth;
 mod bench;

@@ -21,13 +21,13 @@ use crate::realtime::registry::Registry;
 
 /// The server's end of an in-memory WebSocket.
 struct Fake {
-    incoming: mpsc::UnboundedReceiver<Result<Message, String>>,
+    incoming: mpsc::UnboundedReceiver<Result<Message, axum::Error>>,
     outgoing: mpsc::UnboundedSender<Message>,
     flushes: Arc<AtomicUsize>,
 }
 
 impl Stream for Fake {
-    type Item = Result<Message, String>;
+    type Item = Result<Message, axum::Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.incoming.poll_recv(cx)
     }
@@ -52,7 +52,7 @@ impl Sink<Message> for Fake {
 
 /// The test's end: what it sends, what it receives, and the running loop.
 struct Client {
-    send: mpsc::UnboundedSender<Result<Message, String>>,
+    send: mpsc::UnboundedSender<Result<Message, axum::Error>>,
     recv: mpsc::UnboundedReceiver<Message>,
     outbox: outbox::Sender,
     shutdown: CancellationToken,
@@ -345,10 +345,46 @@ async fn slow_and_shutdown_have_their_own_codes() {
 #[tokio::test(start_paused = true)]
 async fn oversized_messages_close_with_1009() {
     let mut c = start(Limits::default());
-    c.send
-        .send(Err(
-            "Space limit exceeded: Message too long: 70000 > 65536".into()
-        ))
-        .unwrap();
+    c.send.send(Err(too_long())).unwrap();
     assert_eq!(c.close_code().await, 1009);
+}
+
+/// The read error axum yields for a message over the limit.
+fn too_long() -> axum::Error {
+    axum::Error::new(tungstenite::Error::Capacity(
+        tungstenite::error::CapacityError::MessageTooLong {
+            size: 70_000,
+            max_size: 65_536,
+        },
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broken_read_ends_the_socket_without_a_close_frame() {
+    let c = start(Limits::default());
+    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    c.send
+        .send(Err(axum::Error::new(tungstenite::Error::Io(reset))))
+        .unwrap();
+    assert_eq!(c.task.await.unwrap(), Ending::Gone);
+}
+
+#[test]
+fn only_capacity_errors_count_as_too_big() {
+    use tungstenite::error::{CapacityError, ProtocolError};
+    assert!(super::is_too_big(&too_long()));
+    // Unwrapped, and the capacity error on its own.
+    let bare = tungstenite::Error::Capacity(CapacityError::TooManyHeaders);
+    assert!(super::is_too_big(&bare));
+    assert!(super::is_too_big(&CapacityError::TooManyHeaders));
+    let not = [
+        axum::Error::new(tungstenite::Error::ConnectionClosed),
+        axum::Error::new(tungstenite::Error::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake,
+        )),
+        axum::Error::new(std::io::Error::other("Message too long")),
+    ];
+    for e in &not {
+        assert!(!super::is_too_big(e), "{e}");
+    }
 }

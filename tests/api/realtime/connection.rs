@@ -134,7 +134,7 @@ async fn non_websocket_requests_get_hs_json_errors() {
 /// Items 10 and 11, with a short heartbeat so the test need not wait 30 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_beeps_and_pings_are_answered() {
-    let app = spawn_app_with(Backend::Sqlite, |c| c.ws_heartbeat_ms = 100).await;
+    let app = spawn_app_with(Backend::Sqlite, |c| c.ws.heartbeat_ms = 100).await;
     let mut ws = app.ws(None).await;
     ws.ping_frame(b"hello").await;
     let mut got_pong = false;
@@ -155,8 +155,8 @@ async fn heartbeat_beeps_and_pings_are_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_peer_is_closed_after_the_idle_timeout() {
     let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.ws_heartbeat_ms = 50;
-        c.ws_idle_timeout_ms = 200;
+        c.ws.heartbeat_ms = 50;
+        c.ws.idle_timeout_ms = 200;
     })
     .await;
     let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
@@ -193,7 +193,7 @@ async fn a_silent_peer_is_closed_after_the_idle_timeout() {
 /// over the size limit closes with 1009.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_handshakes_and_size_limit() {
-    let app = spawn_app_with(Backend::Sqlite, |c| c.ws_max_message_bytes = 2048).await;
+    let app = spawn_app_with(Backend::Sqlite, |c| c.ws.max_message_bytes = 2048).await;
     let mut ws = app.ws(None).await;
     ws.inner.send(Message::Close(None)).await.unwrap();
     assert_eq!(ws.close_frame().await, None);

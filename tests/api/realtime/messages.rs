@@ -164,8 +164,8 @@ async fn rejected_filters_keep_the_previous_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filter_size_limits() {
     let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.ws_max_filter_clauses = 2;
-        c.ws_max_filter_values = 3;
+        c.ws.max_filter_clauses = 2;
+        c.ws.max_filter_values = 3;
     })
     .await;
     let mut ws = app.ws(None).await;

@@ -104,7 +104,7 @@ async fn session_changes_go_to_the_users_own_sockets(backend: Backend) {
 /// is closed with 1013 once its queue is full, without growing server memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_stops_reading_is_dropped_not_waited_for() {
-    let app = spawn_app_with(Backend::Sqlite, |c| c.ws_queue_frames = 4).await;
+    let app = spawn_app_with(Backend::Sqlite, |c| c.ws.queue_frames = 4).await;
     let (_, t) = app.user("alice").await;
     let uri = "http://example.com/busy";
     let mut stalled = app.ws(None).await;

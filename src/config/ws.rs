@@ -1,0 +1,134 @@
+//! The `[ws]` table: the Real Time API's per-socket limits and timings. Each setting is also read
+//! from `SCHOLIA_WS_<NAME>` (e.g. `SCHOLIA_WS_HEARTBEAT_MS` for `[ws] heartbeat_ms`), the names
+//! these settings had when they were flat `ws_*` keys.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::realtime::filter::FilterLimits;
+use crate::realtime::socket::Limits;
+
+/// The settings of the `[ws]` table; each has a default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsConfig {
+    /// Keep-alive period in milliseconds (h: a Pong "beep" every 30 s; proxies commonly drop
+    /// connections idle for 60 s).
+    pub heartbeat_ms: u64,
+    /// A socket whose peer sends nothing (not even a Pong) for this many milliseconds is closed
+    /// (code 4000).
+    pub idle_timeout_ms: u64,
+    /// Largest WebSocket message accepted, in bytes; a larger one closes the socket (1009).
+    pub max_message_bytes: usize,
+    /// Frames that may wait for one socket; when a socket falls further behind it is closed
+    /// (1013) instead of slowing anyone else.
+    pub queue_frames: usize,
+    /// Most clauses in one filter.
+    pub max_filter_clauses: usize,
+    /// Most values in one filter, over all clauses.
+    pub max_filter_values: usize,
+    /// Sustained client messages per second per socket; faster clients are throttled.
+    pub messages_per_second: f64,
+    /// Client messages a socket may send in a burst before throttling starts.
+    pub message_burst: u32,
+    /// Bytes a socket reads at a time (tungstenite's read buffer, resident per socket).
+    pub read_buffer_bytes: usize,
+    /// Writes per second a socket settles to once it has spent `write_burst`: a socket sent
+    /// events faster than this gets them in batches, one write per 1/rate seconds, instead of
+    /// one write each. 0 writes every event at once.
+    pub write_rate: f64,
+    /// Writes a socket makes at once, however close together, before `write_rate` applies.
+    pub write_burst: u32,
+}
+
+/// The table's keys, each read from the environment as `SCHOLIA_WS_<KEY>`.
+pub(super) const KEYS: [&str; 11] = [
+    "heartbeat_ms",
+    "idle_timeout_ms",
+    "max_message_bytes",
+    "queue_frames",
+    "max_filter_clauses",
+    "max_filter_values",
+    "messages_per_second",
+    "message_burst",
+    "read_buffer_bytes",
+    "write_rate",
+    "write_burst",
+];
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            heartbeat_ms: 30_000,
+            idle_timeout_ms: 90_000,
+            max_message_bytes: 64 * 1024,
+            queue_frames: 256,
+            max_filter_clauses: 32,
+            max_filter_values: 256,
+            messages_per_second: 20.0,
+            message_burst: 100,
+            read_buffer_bytes: 1024,
+            write_rate: 2.0,
+            write_burst: 10,
+        }
+    }
+}
+
+impl WsConfig {
+    pub(super) fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.heartbeat_ms > 0, "ws.heartbeat_ms must be positive");
+        anyhow::ensure!(
+            self.idle_timeout_ms >= self.heartbeat_ms,
+            "ws.idle_timeout_ms must be at least ws.heartbeat_ms"
+        );
+        anyhow::ensure!(
+            self.max_message_bytes >= 1024,
+            "ws.max_message_bytes must be at least 1024"
+        );
+        anyhow::ensure!(self.queue_frames > 0, "ws.queue_frames must be positive");
+        anyhow::ensure!(
+            self.messages_per_second > 0.0 && self.message_burst > 0,
+            "ws.messages_per_second and ws.message_burst must be positive"
+        );
+        anyhow::ensure!(
+            self.write_rate >= 0.0 && self.write_rate.is_finite() && self.write_burst > 0,
+            "ws.write_rate must be zero or positive and ws.write_burst positive"
+        );
+        anyhow::ensure!(
+            self.read_buffer_bytes >= 128,
+            "ws.read_buffer_bytes must be at least 128"
+        );
+        Ok(())
+    }
+
+    /// The per-socket limits these settings give.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            queue: self.queue_frames,
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_message_bytes: self.max_message_bytes,
+            filter: FilterLimits {
+                max_clauses: self.max_filter_clauses,
+                max_values: self.max_filter_values,
+            },
+            messages_per_second: self.messages_per_second,
+            message_burst: f64::from(self.message_burst),
+            read_buffer_bytes: self.read_buffer_bytes,
+            write_rate: self.write_rate,
+            write_burst: f64::from(self.write_burst),
+        }
+    }
+}
+
+/// The configuration key an environment variable sets, given its name without `SCHOLIA_`
+/// (any case): one of `flat` as it is, `WS_<KEY>` as `ws.<key>`, anything else none.
+pub(super) fn env_key(name: &str, flat: &[&str]) -> Option<String> {
+    let name = name.to_ascii_lowercase();
+    if flat.contains(&name.as_str()) {
+        return Some(name);
+    }
+    let key = name.strip_prefix("ws_")?;
+    KEYS.contains(&key).then(|| format!("ws.{key}"))
+}
