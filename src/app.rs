@@ -216,11 +216,13 @@ pub async fn run(
     metrics::gauge!("scholia_feed_info", "engine" => feed.engine()).set(1.0);
     let start_seq = db.last_seq().await?;
     let poll = Duration::from_millis(config.bus_poll_ms);
-    let (announcer, sequencer) = bus::connect(db.clone(), feed, start_seq, poll).await?;
+    let watermark = bus::Watermark::new(start_seq);
+    let (announcer, sequencer) = bus::connect(db.clone(), feed, watermark.clone(), poll).await?;
     let hub = Hub::new(
         db.clone(),
         site.clone(),
         config.socket_limits(),
+        watermark,
         tasks.clone(),
         shutdown.child_token(),
     );

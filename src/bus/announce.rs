@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::Watermark;
 use super::feed::ChangeFeed;
 use crate::domain::Annotation;
 use crate::render::Related;
@@ -61,17 +62,28 @@ impl Announcement {
 pub struct Announcer {
     inbox: mpsc::Sender<Announcement>,
     feed: Arc<dyn ChangeFeed>,
+    watermark: Watermark,
 }
 
 impl Announcer {
-    pub(super) fn new(inbox: mpsc::Sender<Announcement>, feed: Arc<dyn ChangeFeed>) -> Announcer {
-        Announcer { inbox, feed }
+    pub(super) fn new(
+        inbox: mpsc::Sender<Announcement>,
+        feed: Arc<dyn ChangeFeed>,
+        watermark: Watermark,
+    ) -> Announcer {
+        Announcer {
+            inbox,
+            feed,
+            watermark,
+        }
     }
 
     /// Hands a committed change to the hub, then tells the feed. Never fails: the change is in
     /// the log, so whatever does not arrive here is read from there.
     pub async fn announce(&self, announcement: Announcement) {
         let change = announcement.change.clone();
+        // Before the write answers: a socket that subscribes after that never gets this change.
+        self.watermark.raise(change.seq);
         if let Err(e) = self.inbox.try_send(announcement) {
             // Full: the hub is behind and will find this change in the log. Closed: the server
             // is stopping.

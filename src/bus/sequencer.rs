@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::Watermark;
 use super::announce::{Announcement, Known};
 use super::feed::Notice;
 use crate::store::{Change, Db};
@@ -36,6 +37,8 @@ pub struct Sequencer {
     notices: Option<mpsc::Receiver<Notice>>,
     /// The seq of the newest change handed on.
     last: i64,
+    /// Raised as changes are handed on.
+    watermark: Watermark,
     /// Announcements and carried changes past `last`, waiting for the ones before them.
     ahead: BTreeMap<i64, Sequenced>,
     /// The highest seq a feed notice said exists.
@@ -50,19 +53,21 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// Hands on changes after `last` (the log's end when the node started).
+    /// Hands on changes after the watermark's seq (the log's end when the node started).
     pub fn new(
         db: Db,
         inbox: mpsc::Receiver<Announcement>,
         notices: mpsc::Receiver<Notice>,
-        last: i64,
+        watermark: Watermark,
         poll: Duration,
     ) -> Sequencer {
+        let last = watermark.get();
         Sequencer {
             db,
             inbox,
             notices: Some(notices),
             last,
+            watermark,
             ahead: BTreeMap::new(),
             heard: last,
             read_due: true,
@@ -180,6 +185,7 @@ impl Sequencer {
             self.last += 1;
             out.push(entry.remove());
         }
+        self.watermark.raise(self.last);
     }
 
     /// Whether a change is known to be missing, or a read is due anyway.
@@ -217,6 +223,7 @@ impl Sequencer {
                 out.push(Sequenced { change, known });
             }
             self.ahead = self.ahead.split_off(&(self.last + 1));
+            self.watermark.raise(self.last);
             if !full {
                 break;
             }

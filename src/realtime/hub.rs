@@ -12,7 +12,7 @@ use super::fanout::Router;
 use super::registry::Registry;
 use super::route::{Loaded, route};
 use super::socket::Limits;
-use crate::bus::{Inject, Known, Sequencer};
+use crate::bus::{Inject, Known, Sequencer, Watermark};
 use crate::domain::Identity;
 use crate::render::Site;
 use crate::store::{Change, Db, DirectReads};
@@ -39,6 +39,7 @@ impl Hub {
         db: Db,
         site: Site,
         limits: Limits,
+        watermark: Watermark,
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Hub {
@@ -46,7 +47,7 @@ impl Hub {
         Hub(Arc::new(Inner {
             db,
             direct,
-            registry: Arc::new(Registry::default()),
+            registry: Arc::new(Registry::new(watermark)),
             site,
             limits,
             tasks,

@@ -15,9 +15,10 @@ use serde_json::Value;
 use super::filter::Key;
 use super::index::{IdMap, IdSet, Index, SocketId};
 use super::outbox;
+use crate::bus::Watermark;
 use crate::domain::Identity;
 
-/// What routing needs to know about one socket. Kept small (40 bytes): routing reads one per
+/// What routing needs to know about one socket. Kept small (48 bytes): routing reads one per
 /// delivery, and with many sockets each read is a cache miss, so the rarely set client id and
 /// the key list (read only when the filter changes) are behind pointers.
 pub struct Entry {
@@ -28,6 +29,8 @@ pub struct Entry {
     pub client_id: Option<Box<Value>>,
     /// `None` until the first valid filter: such a socket gets no annotation events.
     keys: Option<Box<[Key]>>,
+    /// The newest committed seq when the filter took effect: the subscription starts after it.
+    pub from_seq: i64,
     /// Its queue; a full one marks itself slow, which makes the socket's task close it.
     outbox: outbox::Sender,
 }
@@ -50,6 +53,8 @@ pub struct Handoff {
 #[derive(Default)]
 pub struct Registry {
     state: Mutex<State>,
+    /// The newest seq this node knows committed (see [`Watermark`]).
+    watermark: Watermark,
     next_id: AtomicU64,
     /// Counts user changes the router has handled (joins, leaves, role and NIPSA changes). A
     /// handshake that saw it move while it loaded the user reloads them, so a change routed
@@ -58,6 +63,14 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A registry whose subscriptions start after `watermark`'s seq when they are made.
+    pub fn new(watermark: Watermark) -> Registry {
+        Registry {
+            watermark,
+            ..Registry::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves maps that are still consistent (every update is
         // a single insert or remove), so a poisoned lock is safe to keep using.
@@ -77,6 +90,7 @@ impl Registry {
                 identity,
                 client_id: None,
                 keys: None,
+                from_seq: 0,
                 outbox,
             },
         );
@@ -102,8 +116,9 @@ impl Registry {
         }
     }
 
-    /// Replaces a socket's filter.
+    /// Replaces a socket's filter. The new filter sees changes committed from now on.
     pub fn set_filter(&self, id: SocketId, keys: Vec<Key>) {
+        let from_seq = self.watermark.get();
         let mut st = self.lock();
         let State { sockets, index, .. } = &mut *st;
         let Some(entry) = sockets.get_mut(&id) else {
@@ -114,6 +129,7 @@ impl Registry {
         }
         index.insert(id, &keys);
         entry.keys = Some(keys.into_boxed_slice());
+        entry.from_seq = from_seq;
     }
 
     pub fn set_client_id(&self, id: SocketId, client_id: Option<Value>) {

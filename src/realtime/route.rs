@@ -87,6 +87,11 @@ pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> Routed {
     };
     let started = Instant::now();
     let targets = registry.classify(&ev.keys, |socket| {
+        // A subscription starts after the change that was newest when it was made (synthetic
+        // events, seq 0, go to every subscriber).
+        if change.seq != 0 && change.seq <= socket.from_seq {
+            return None;
+        }
         audience.class_for(socket.identity.as_deref(), socket.client_id.as_deref())
     });
     let m = handles();

@@ -34,7 +34,8 @@ impl Sequenced {
     async fn start(db: &Db, feed: Arc<dyn ChangeFeed>) -> Sequenced {
         let start = db.last_seq().await.unwrap();
         let poll = Duration::from_millis(250);
-        let (announcer, mut sequencer) = bus::connect(db.clone(), feed, start, poll).await.unwrap();
+        let mark = bus::Watermark::new(start);
+        let (announcer, mut sequencer) = bus::connect(db.clone(), feed, mark, poll).await.unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let stopping = stop.clone();

@@ -75,3 +75,23 @@ fn an_entry_stays_small() {
     // Routing reads one entry per delivery; see `Entry`.
     assert!(std::mem::size_of::<(u64, super::Entry)>() <= 64);
 }
+
+#[test]
+fn a_filter_starts_after_the_newest_committed_change() {
+    let mark = crate::bus::Watermark::new(5);
+    let reg = Registry::new(mark.clone());
+    let (tx, _rx) = outbox::channel(4);
+    let a = reg.register(None, tx);
+    reg.set_filter(a, vec![k("x")]);
+    let after = |seq: i64| move |e: &super::Entry| (seq > e.from_seq).then_some(());
+    assert!(
+        reg.classify(&[k("x")], after(5)).is_empty(),
+        "committed before"
+    );
+    assert_eq!(reg.classify(&[k("x")], after(6)), vec![(a, ())]);
+    // A filter set again later starts later.
+    mark.raise(9);
+    reg.set_filter(a, vec![k("x")]);
+    assert!(reg.classify(&[k("x")], after(9)).is_empty());
+    assert_eq!(reg.classify(&[k("x")], after(10)), vec![(a, ())]);
+}
