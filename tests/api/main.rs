@@ -5,7 +5,6 @@ mod helpers;
 
 mod annotations;
 mod auth;
-mod bench;
 mod changelog;
 mod cli;
 mod client;
