@@ -81,7 +81,7 @@ fn speed_line(dir: &Path) -> Option<String> {
     }
     let ((r, r_lo, r_hi), (m, m_lo, m_hi)) = (median_range(&rt), median_range(&compute));
     Some(format!(
-        "Machine speed, probed on the server's CPU before each of the {} runs (`src/bench/calibrate.rs`; \
+        "Machine speed, probed on the server's CPU before each of the {} runs (`crates/scholia-bench/src/calibrate.rs`; \
          this shared VM's speed drifts, so compare figures across reports only where these agree): \
          loopback TCP round trip between two threads {} µs [{} – {}], a fixed arithmetic loop {} ms [{} – {}].",
         rt.len(),
