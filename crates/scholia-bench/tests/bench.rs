@@ -37,6 +37,10 @@ fn ensure_server_bin() {
         None => panic!("cannot tell the profile from {}", dir.display()),
     };
     let target = dir.parent().expect("the target folder");
+    eprintln!(
+        "{} is missing: building it with cargo (minutes on a clean target dir)",
+        server.display()
+    );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let built = Command::new(cargo)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
