@@ -5,7 +5,8 @@
 //!
 //! - [`config`]: defaults → `scholia.toml` → `SCHOLIA_*` environment → command-line flags.
 //! - [`cli`]: the `scholia` commands: `serve` and the admin commands (users, tokens, groups,
-//!   auth clients), which work on the same database as a running server.
+//!   auth clients), which work on the same database as a running server; `bench` runs the load
+//!   generator's own binary.
 //! - [`domain`]: pure types (ids, users, groups, annotations) and the permission rules.
 //! - [`uri`]: h-compatible URI normalisation and version scope keys.
 //! - [`input`]: h's validation of annotation create/update bodies and document claims.
@@ -28,7 +29,9 @@
 //!   cancellation token fires.
 //! - [`metrics`]: the Prometheus recorder and request metrics.
 //! - [`http_log`]: request ids and the access log, one line per HTTP request.
-//! - [`bench`]: `scholia bench`, the load generator and its six scenarios.
+//!
+//! The load generator is not in this crate: it is the workspace member `crates/scholia-bench`
+//! (binary `scholia-bench`), which starts this server as a process and measures it from outside.
 //!
 //! # The path of one create
 //!
@@ -54,7 +57,6 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod bus;
 pub mod cli;
 pub mod client;

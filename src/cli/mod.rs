@@ -4,6 +4,7 @@
 //! result as its last line of output, for scripts.
 
 mod admin;
+mod bench;
 mod serve;
 
 use std::path::PathBuf;
@@ -53,8 +54,8 @@ pub enum Command {
     /// Manage OAuth clients (for the JWT grant).
     #[command(subcommand)]
     Authclient(admin::AuthclientCommand),
-    /// Load-test a server: the six benchmark scenarios (see BENCHMARKS.md).
-    Bench(crate::bench::BenchArgs),
+    /// Load-test a server: runs the `scholia-bench` binary beside this one (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }
 
 impl CommonArgs {
@@ -71,7 +72,7 @@ impl CommonArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Bench(args) = cli.command {
-        return crate::bench::main(args);
+        return bench::run(args);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,7 +6,6 @@ mod helpers;
 mod access_log;
 mod annotations;
 mod auth;
-mod bench;
 mod changelog;
 mod cli;
 mod client;

@@ -5,10 +5,10 @@
  * client end with epoll on CPU 1, and then, pinned to CPU 0, sends a frame of SIZE bytes
  * (BATCH frames per send) to each server end in turn with send(MSG_DONTWAIT) and TCP_NODELAY
  * for three seconds. It prints sends/s and the sender's CPU (user + system) per send and per
- * frame: the floor under what `scholia bench s2`/`s3` measure as CPU per delivery, since on
+ * frame: the floor under what `scholia-bench s2`/`s3` measure as CPU per delivery, since on
  * loopback the sender's core also runs the receiving side of TCP.
  *
- *   gcc -O2 -o /tmp/send_floor tools/send_floor.c
+ *   gcc -O2 -o /tmp/send_floor crates/scholia-bench/tools/send_floor.c
  *   /tmp/send_floor 9900 1000      # N sockets (both ends count against the 20k fd cap), bytes
  *   /tmp/send_floor 9900 1000 8    # eight frames per send
  */

@@ -14,15 +14,17 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use super::hist::Histogram;
 use super::proc;
 
-/// Where the server and the load run.
+/// What runs where: the server binary, and the CPUs of the server and of the load.
 #[derive(Clone, Debug)]
 pub struct Placement {
+    /// The `scholia` binary started as the server under test (and for its admin commands).
+    pub server_bin: PathBuf,
     /// CPU list for the server (`taskset -c`), or none to leave it unpinned.
     pub server_cpus: Option<String>,
     pub load_cpus: Option<String>,
 }
 
-pub(super) fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
+pub(crate) fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
     match cpus {
         Some(list) => {
             let mut c = Command::new("taskset");
@@ -33,18 +35,38 @@ pub(super) fn command(cpus: &Option<String>, program: &PathBuf) -> Command {
     }
 }
 
-pub(super) fn exe() -> anyhow::Result<PathBuf> {
-    std::env::current_exe().context("locating the scholia binary")
+/// This executable: workers and the calibration probe are `scholia-bench` processes too.
+pub(crate) fn exe() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("locating the scholia-bench binary")
+}
+
+/// The server binary: the one given, or else `scholia` beside this executable (cargo builds both
+/// into the same folder). Checked up front, so a missing build says so rather than failing later
+/// as a server that never answers.
+pub fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let path = match given {
+        Some(p) => p,
+        None => exe()?.with_file_name(format!("scholia{}", std::env::consts::EXE_SUFFIX)),
+    };
+    anyhow::ensure!(
+        path.is_file(),
+        "no scholia server binary at {}: build it (`cargo build --release` at the repository \
+         root builds both binaries) or name it with --server-bin PATH or SCHOLIA_BIN",
+        path.display()
+    );
+    Ok(path)
 }
 
 /// A `scholia serve` started for one run, on a fresh SQLite database, removed when dropped.
 pub struct Server {
     child: Child,
+    /// The `scholia` binary, for the admin commands.
+    bin: PathBuf,
     dir: PathBuf,
     pub addr: SocketAddr,
     pub pid: u32,
     pub token: String,
-    pub(super) http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Server {
@@ -59,7 +81,7 @@ impl Server {
             .local_addr()?
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let mut cmd = command(&place.server_cpus, &exe()?);
+        let mut cmd = command(&place.server_cpus, &place.server_bin);
         cmd.arg("--data-dir")
             .arg(&dir)
             .args(["serve", "--bench-endpoints", "--listen", &addr.to_string()])
@@ -77,6 +99,7 @@ impl Server {
             .build()?;
         let mut server = Server {
             child,
+            bin: place.server_bin.clone(),
             dir,
             addr,
             pid,
@@ -96,7 +119,7 @@ impl Server {
     }
 
     async fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new(exe()?)
+        let out = Command::new(&self.bin)
             .arg("--data-dir")
             .arg(&self.dir)
             .args(args)
@@ -176,10 +199,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts `scholia bench worker <args>` on the load CPUs.
+    /// Starts `scholia-bench worker <args>` on the load CPUs.
     pub fn start(place: &Placement, args: &[String]) -> anyhow::Result<Worker> {
         let mut cmd = command(&place.load_cpus, &exe()?);
-        cmd.args(["bench", "worker"])
+        cmd.arg("worker")
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

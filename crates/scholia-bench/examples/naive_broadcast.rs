@@ -1,13 +1,13 @@
-//! The baseline `scholia bench s2` is read against: the broadcast server anyone would write first
+//! The baseline `scholia-bench s2` is read against: the broadcast server anyone would write first
 //! with tokio-tungstenite. One current-thread runtime, a task per socket, a `broadcast` channel,
 //! and one `send` (write and flush) per frame. It speaks just enough of the Real Time API for
-//! `scholia bench worker hold` (it answers any text containing "ping" with a pong) and publishes
+//! `scholia-bench worker hold` (it answers any text containing "ping" with a pong) and publishes
 //! ~1 KB stamped frames when told on stdin: a line `RATE COUNT` sends COUNT frames at RATE/s.
 //!
 //! ```text
-//! cargo build --release --example naive_broadcast
+//! cargo build --release -p scholia-bench --bin scholia-bench --example naive_broadcast
 //! taskset -c 0 target/release/examples/naive_broadcast 9555
-//! taskset -c 1 target/release/scholia bench worker hold --server 127.0.0.1:9555 \
+//! taskset -c 1 target/release/scholia-bench worker hold --server 127.0.0.1:9555 \
 //!     --conns 10000 --uri-template https://x/
 //! ```
 //! then read the server's CPU from /proc and the worker's counts (`count`, `report`).

@@ -1,8 +1,10 @@
-//! `scholia bench`: the load generator. It runs the six scenarios of
-//! `shared/design/performance.md` §5 against a server it starts itself (SQLite, in-process bus,
-//! pinned to one CPU and the load to another), reads the server's CPU time and memory from
-//! `/proc` around each phase, writes one JSON file per scenario, and `bench all` turns them into
-//! `BENCHMARKS.md` and an SVG plot.
+//! `scholia-bench`: the load generator. It runs the six scenarios of
+//! `shared/design/performance.md` §5 against a `scholia` server it starts itself (SQLite,
+//! in-process bus, pinned to one CPU and the load to another), reads the server's CPU time and
+//! memory from `/proc` around each phase, writes one JSON file per scenario, and `all` turns them
+//! into `BENCHMARKS.md` and an SVG plot. It is a workspace member of its own so that the server
+//! does not link its HTTP client; it only talks to the server binary (`--server-bin`, by default
+//! the `scholia` next to this executable) over processes, HTTP and WebSockets.
 //!
 //! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
@@ -10,6 +12,7 @@
 //! - [`scenarios`]: S1–S6. [`report`] (with `table`): medians, ranges, the table and the plot.
 //! - [`hist`], [`proc`]: latency histograms and `/proc` readings; [`calibrate`]: how fast the
 //!   machine is before each run.
+#![forbid(unsafe_code)]
 
 pub mod calibrate;
 pub mod driver;
@@ -26,12 +29,14 @@ pub mod wsclient;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use driver::Placement;
 
-#[derive(Args, Debug)]
+/// Load-test a scholia server: the six benchmark scenarios (see BENCHMARKS.md).
+#[derive(Parser, Debug)]
+#[command(name = "scholia-bench", version)]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub scenario: Scenario,
@@ -47,6 +52,9 @@ pub struct BenchArgs {
     /// CPUs for the load generator's workers.
     #[arg(long, global = true, default_value = "1")]
     pub load_cpus: String,
+    /// The `scholia` server binary to start (default: `scholia` next to this executable).
+    #[arg(long, global = true, env = "SCHOLIA_BIN", value_name = "PATH")]
+    pub server_bin: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,7 +142,7 @@ fn cpus(list: &str) -> Option<String> {
     (list != "none" && std::path::Path::new("/usr/bin/taskset").exists()).then(|| list.to_owned())
 }
 
-/// The whole of `scholia bench`; it builds its own runtime (a worker uses one thread, as it
+/// The whole of `scholia-bench`; it builds its own runtime (a worker uses one thread, as it
 /// runs on one CPU).
 pub fn main(args: BenchArgs) -> ExitCode {
     // The driver itself belongs with the load, off the server's CPU: pin this process before
@@ -184,15 +192,20 @@ pub fn main(args: BenchArgs) -> ExitCode {
 }
 
 async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let place = Placement {
-        server_cpus: cpus(&args.server_cpus),
-        load_cpus: cpus(&args.load_cpus),
+    // Only the scenarios start a server, so only they need its binary to exist.
+    let place = || -> anyhow::Result<Placement> {
+        Ok(Placement {
+            server_bin: driver::server_bin(args.server_bin.clone())?,
+            server_cpus: cpus(&args.server_cpus),
+            load_cpus: cpus(&args.load_cpus),
+        })
     };
     match args.scenario {
         Scenario::Worker(WorkerMode::Hold(a)) => worker::hold(a).await,
         Scenario::Worker(WorkerMode::Churn(a)) => worker::churn(a).await,
         Scenario::Report { report } => report::write(&args.out, &report),
         Scenario::All { report } => {
+            let place = place()?;
             for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
                 scenario(s, &default_of(s), &place, args.runs, &args.out).await?;
             }
@@ -200,7 +213,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         s => {
             let (name, params) = params_of(&s);
-            scenario(name, &params, &place, args.runs, &args.out).await
+            scenario(name, &params, &place()?, args.runs, &args.out).await
         }
     }
 }

@@ -88,7 +88,7 @@ fn compute_ms() -> f64 {
 /// Runs [`measure`] in a process of its own on the server's CPUs and returns what it found.
 pub async fn run(place: &Placement) -> anyhow::Result<Value> {
     let out = command(&place.server_cpus, &exe()?)
-        .args(["bench", "calibrate"])
+        .arg("calibrate")
         .output()
         .await
         .context("starting the calibration probe")?;
