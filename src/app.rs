@@ -45,6 +45,8 @@ struct Inner {
     demo: Option<DemoClient>,
     /// The OAuth client id of the sidebar's login popup (`oauthClientId` in `/app.html`).
     first_party_client_id: String,
+    /// Cancelled when the server begins to stop (health then answers 503).
+    shutdown: CancellationToken,
 }
 
 /// What [`AppState::new`] is built from besides the configuration.
@@ -56,6 +58,7 @@ pub struct Parts {
     pub inject: Option<Arc<dyn Inject>>,
     pub demo: Option<DemoClient>,
     pub first_party_client_id: String,
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             inject,
             demo,
             first_party_client_id,
+            shutdown,
         } = parts;
         let config_assets = config.client_assets.clone();
         let websocket_url = websocket_url(&site.public_url);
@@ -85,7 +89,13 @@ impl AppState {
             client: Arc::new(ClientAssets::load(config_assets.as_deref())),
             demo,
             first_party_client_id,
+            shutdown,
         }))
+    }
+
+    /// Whether the server has begun to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.0.shutdown.is_cancelled()
     }
 
     pub fn config(&self) -> &Config {
@@ -245,6 +255,7 @@ pub async fn run(
             inject,
             demo,
             first_party_client_id: first_party.id,
+            shutdown: shutdown.clone(),
         },
     );
 

@@ -181,8 +181,20 @@ fn cached(mut r: Response) -> Response {
     r
 }
 
-/// Health: `{"status": "okay"}` when the database answers, 500 otherwise (h's `/_status`).
+/// Health, for load balancers: `{"status": "okay"}` with the bus and its state while the node
+/// can serve; 503 with h's failure body while the database cannot be reached or the server is
+/// stopping, so a balancer takes the node out of rotation (h answers 500 for the former).
 async fn status(State(state): State<AppState>) -> Response {
+    let unavailable = |reason: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "failure", "reason": reason})),
+        )
+            .into_response()
+    };
+    if state.is_stopping() {
+        return unavailable("Shutting down");
+    }
     match state.db().ping().await {
         Ok(()) => {
             let (engine, up) = state.feed_state();
@@ -195,11 +207,7 @@ async fn status(State(state): State<AppState>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"status": "failure", "reason": "Database connection failed"})),
-            )
-                .into_response()
+            unavailable("Database connection failed")
         }
     }
 }

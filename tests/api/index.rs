@@ -3,7 +3,10 @@ use reqwest::StatusCode;
 use crate::helpers::{Backend, NOT_FOUND, spawn_app};
 use crate::on_both_engines;
 
-on_both_engines!(index_links_status_and_metrics);
+on_both_engines!(
+    index_links_status_and_metrics,
+    health_is_503_while_the_database_is_unreachable
+);
 
 async fn index_links_status_and_metrics(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -102,4 +105,21 @@ async fn index_links_status_and_metrics(backend: Backend) {
     assert!(metrics.contains("route=\"/api/links\""), "{metrics}");
 
     app.stop().await.expect("clean shutdown");
+}
+
+/// A load balancer takes a node whose database is gone out of rotation: h's failure body, 503.
+async fn health_is_503_while_the_database_is_unreachable(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, health) = app.get("/_status", None).await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    assert_eq!(health["bus"], "local", "{health}");
+    assert_eq!(health["bus_state"], "up", "{health}");
+    // The server's pool is this one: closing it is a database that cannot be reached.
+    app.db.close().await;
+    let (status, health) = app.get("/_status", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    assert_eq!(
+        health,
+        serde_json::json!({"status": "failure", "reason": "Database connection failed"})
+    );
 }
