@@ -19,7 +19,8 @@ use crate::store::{annotation, open, write};
 on_both_engines!(
     announced_changes_fill_gaps_from_the_log,
     changes_of_other_processes_are_found_by_polling_in_order,
-    a_feed_notice_past_the_last_change_reads_the_log
+    a_feed_notice_past_the_last_change_reads_the_log,
+    dropped_repeated_and_reordered_feed_messages_lose_and_reorder_nothing
 );
 
 /// A sequencer over `db`'s change log from its current end, its output on a channel.
@@ -213,5 +214,46 @@ async fn a_feed_notice_past_the_last_change_reads_the_log(backend: Backend) {
     assert_eq!(s.next().await.seq, seq + 1);
     assert!(s.rx.try_recv().is_err(), "nothing else was handed on");
     assert_eq!(s.stop().await, seq + 1);
+    db.close().await;
+}
+
+/// The bus carries changes but may drop, repeat and reorder them: the sequencer still hands on
+/// every change of the log once, in order (the log is the oracle).
+async fn dropped_repeated_and_reordered_feed_messages_lose_and_reorder_nothing(backend: Backend) {
+    let (db, _dir) = open(backend).await;
+    let (notify, notices) = mpsc::channel(16);
+    let feed = HandFeed {
+        notices: std::sync::Mutex::new(Some(notices)),
+    };
+    let start = db.last_seq().await.unwrap();
+    let mut s = Sequenced::start(&db, Arc::new(feed)).await;
+    // "Another node" commits five changes; its messages arrive mangled.
+    db.create_user(&NewUser {
+        username: "dave",
+        authority: "example.com",
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for nipsa in [true, false, true, false, true] {
+        db.set_nipsa("acct:dave@example.com", nipsa).await.unwrap();
+    }
+    let log = db.changes_after(start, 100).await.unwrap();
+    assert_eq!(log.len(), 5);
+    for i in [3, 0, 0, 4, 1, 3] {
+        // 2 is dropped; 0 and 3 come twice; 3 comes before 0.
+        notify.send(Notice::Committed(log[i].clone())).await.unwrap();
+    }
+    let mut got = vec![];
+    for _ in 0..log.len() {
+        got.push(s.next().await);
+    }
+    assert_eq!(got, log);
+    // Nothing more: the repeats were dropped.
+    let last = log.last().unwrap().clone();
+    db.set_nipsa("acct:dave@example.com", false).await.unwrap();
+    let next = s.next().await;
+    assert!(next.seq > last.seq, "{next:?} after {last:?}");
+    assert_eq!(s.stop().await, next.seq);
     db.close().await;
 }
