@@ -10,6 +10,7 @@ mod changelog;
 mod cli;
 mod client;
 mod cluster;
+mod cluster_faults;
 mod direct;
 mod documents;
 mod e2e;

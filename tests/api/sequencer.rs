@@ -242,7 +242,10 @@ async fn dropped_repeated_and_reordered_feed_messages_lose_and_reorder_nothing(b
     assert_eq!(log.len(), 5);
     for i in [3, 0, 0, 4, 1, 3] {
         // 2 is dropped; 0 and 3 come twice; 3 comes before 0.
-        notify.send(Notice::Committed(log[i].clone())).await.unwrap();
+        notify
+            .send(Notice::Committed(log[i].clone()))
+            .await
+            .unwrap();
     }
     let mut got = vec![];
     for _ in 0..log.len() {

@@ -42,6 +42,22 @@ pub struct Ws {
     next_ping: u64,
 }
 
+/// Connects to the WebSocket at `url` (any server, not only a [`TestApp`]).
+pub async fn ws_at(url: &str) -> Ws {
+    let (inner, resp) = tokio::time::timeout(
+        WAIT,
+        tokio_tungstenite::connect_async(url.into_client_request().unwrap()),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake");
+    assert_eq!(resp.status(), 101);
+    Ws {
+        inner,
+        next_ping: 1_000_000,
+    }
+}
+
 impl TestApp {
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
