@@ -51,7 +51,9 @@ macro_rules! on_both_buses {
 
 on_both_buses!(
     creates_reach_sockets_on_every_node_in_log_order,
-    a_join_on_one_node_reaches_the_users_sockets_on_another
+    a_join_on_one_node_reaches_the_users_sockets_on_another,
+    the_writers_own_client_gets_no_echo_on_another_node,
+    a_nipsa_by_an_admin_command_governs_every_node_from_the_next_change
 );
 
 /// `n` nodes on one fresh PostgreSQL schema with `bus`, all answering as one public URL (as
@@ -214,4 +216,62 @@ async fn a_bus_on_sqlite_is_refused_with_a_reason() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("PostgreSQL"), "{err}");
+}
+
+/// Echo suppression compares the writer's `X-Client-Id` with the socket's `client_id`, whichever
+/// nodes the write and the socket are on.
+async fn the_writers_own_client_gets_no_echo_on_another_node(bus: String) {
+    let nodes = cluster(&bus, 3, 600_000).await;
+    let (_, alice) = nodes[0].user("alice").await;
+    let uri = "https://cluster.example/echo";
+    let mut sidebar = nodes[2].ws(Some(&alice)).await;
+    sidebar
+        .apply(&json!({"messageType": "client_id", "value": "sidebar-a"}))
+        .await;
+    sidebar.subscribe_uri(uri).await;
+    let body = json!({"uri": uri, "text": "mine", "permissions": {"read": ["group:__world__"]}});
+    let r = nodes[0]
+        .req(reqwest::Method::POST, "/api/annotations", Some(&alice))
+        .header("X-Client-Id", "sidebar-a")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    // The next write, from no client, is the first event the sidebar gets: no echo came first.
+    let other = nodes[1]
+        .shared(&alice, "__world__", uri, "from elsewhere")
+        .await;
+    let event = sidebar.event().await;
+    assert_eq!(notification(&event).1["id"], other["id"], "{event}");
+    for node in nodes {
+        node.stop().await.unwrap();
+    }
+}
+
+/// A NIPSA set by an admin command (another process: nothing announced) reaches every node
+/// through the log, before the next change routed there.
+async fn a_nipsa_by_an_admin_command_governs_every_node_from_the_next_change(bus: String) {
+    let nodes = cluster(&bus, 2, 600_000).await;
+    let (_, alice) = nodes[0].user("alice").await;
+    let (_, carol) = nodes[0].user("carol").await;
+    let (_, bob) = nodes[0].user("bob").await;
+    let uri = "https://cluster.example/nipsa";
+    let mut bobs = nodes[1].ws(Some(&bob)).await;
+    bobs.subscribe_uri(uri).await;
+    let first = nodes[0].shared(&alice, "__world__", uri, "before").await;
+    let event = bobs.event().await;
+    assert_eq!(notification(&event).1["id"], first["id"], "{event}");
+    nodes[0]
+        .db
+        .set_nipsa("acct:alice@example.com", true)
+        .await
+        .unwrap();
+    nodes[0].shared(&alice, "__world__", uri, "hidden").await;
+    let visible = nodes[0].shared(&carol, "__world__", uri, "after").await;
+    let event = bobs.event().await;
+    assert_eq!(notification(&event).1["id"], visible["id"], "{event}");
+    for node in nodes {
+        node.stop().await.unwrap();
+    }
 }
