@@ -9,6 +9,7 @@ mod auth;
 mod changelog;
 mod cli;
 mod client;
+mod deploy;
 mod cluster;
 mod cluster_faults;
 mod direct;
