@@ -75,10 +75,10 @@ async fn cluster(bus: &str, n: usize, poll_ms: u64) -> Vec<TestApp> {
     nodes
 }
 
-/// `(seq, annotation id)` of every create in the change log, in order.
-async fn logged_creates(node: &TestApp) -> Vec<(i64, String)> {
-    node.db
-        .changes_after(0, 10_000)
+/// `(seq, annotation id)` of every create in the change log, in order: the oracle the cluster
+/// tests compare what sockets received with.
+pub async fn logged_creates(db: &scholia::store::Db) -> Vec<(i64, String)> {
+    db.changes_after(0, 10_000)
         .await
         .unwrap()
         .into_iter()
@@ -113,7 +113,7 @@ async fn creates_reach_sockets_on_every_node_in_log_order(bus: String) {
             .shared(&alice, "__world__", uri, &format!("note {k}"))
             .await;
     }
-    let oracle = logged_creates(&nodes[0]).await;
+    let oracle = logged_creates(&nodes[0].db).await;
     assert_eq!(oracle.len(), 6);
     for (i, ws) in sockets.iter_mut().enumerate() {
         let mut got = Vec::new();
@@ -189,7 +189,7 @@ async fn a_bus_that_is_down_degrades_to_polling() {
     nodes[0]
         .shared(&alice, "__world__", uri, "still here")
         .await;
-    let oracle = logged_creates(&nodes[0]).await;
+    let oracle = logged_creates(&nodes[0].db).await;
     assert_eq!(vec![seq_and_id(&ws.event().await)], oracle);
     let (_, status) = nodes[1].get("/_status", None).await;
     assert_eq!(status["bus"], "nats", "{status}");

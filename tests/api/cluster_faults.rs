@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use scholia::store::{ChangeAction, Db, NewUser};
+use scholia::store::{Db, NewUser};
 
+use crate::cluster::logged_creates;
 use crate::helpers::{Backend, fresh_database, postgres_url};
 use crate::realtime::{Ws, notification, ws_at};
 
@@ -127,17 +128,6 @@ async fn token(db: &Db, name: &str) -> String {
     db.create_developer_token(&user).await.unwrap()
 }
 
-/// `(seq, id)` of every create in the log, in order.
-async fn oracle(db: &Db) -> Vec<(i64, String)> {
-    db.changes_after(0, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.action == ChangeAction::Create)
-        .map(|c| (c.seq, c.annotation_id.unwrap_or_default()))
-        .collect()
-}
-
 async fn received(ws: &mut Ws, n: usize) -> Vec<(i64, String)> {
     let mut got = Vec::with_capacity(n);
     for _ in 0..n {
@@ -182,7 +172,7 @@ async fn a_node_killed_mid_stream_costs_the_others_nothing() {
             );
         }
     }
-    let oracle = oracle(&db).await;
+    let oracle = logged_creates(&db).await;
     assert_eq!(oracle.len(), 30);
     for ws in &mut survivors {
         assert_eq!(received(ws, oracle.len()).await, oracle);
@@ -256,7 +246,7 @@ async fn a_bus_stopped_during_writes_loses_nothing_and_comes_back() {
         node.wait_for_bus(&http, true).await;
     }
     post_round(5).await;
-    let oracle = oracle(&db).await;
+    let oracle = logged_creates(&db).await;
     assert_eq!(oracle.len(), 15);
     for ws in &mut sockets {
         assert_eq!(received(ws, oracle.len()).await, oracle);

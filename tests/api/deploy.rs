@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::cluster::logged_creates;
 use crate::helpers::{Backend, TestApp, fresh_database, postgres_url, spawn_on};
 use crate::realtime::{notification, ws_at};
 
@@ -58,7 +59,10 @@ async fn start_nginx(bin: &'static str, nodes: &[TestApp]) -> Nginx {
     let mut conf = shipped.replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
     for (i, node) in nodes.iter().enumerate() {
         let shipped_addr = format!("127.0.0.1:500{}", i + 1);
-        assert!(conf.contains(&shipped_addr), "the shipped config names {shipped_addr}");
+        assert!(
+            conf.contains(&shipped_addr),
+            "the shipped config names {shipped_addr}"
+        );
         conf = conf.replace(&shipped_addr, &node.addr.to_string());
     }
     let prefix = tempfile::tempdir().unwrap();
@@ -129,8 +133,10 @@ async fn the_shipped_nginx_config_serves_a_three_node_cluster() {
         let r = http
             .post(format!("http://{}/api/annotations", proxy.base))
             .bearer_auth(&alice)
-            .json(&serde_json::json!({"uri": uri, "text": format!("via nginx {k}"),
-                "permissions": {"read": ["group:__world__"]}}))
+            .json(
+                &serde_json::json!({"uri": uri, "text": format!("via nginx {k}"),
+                "permissions": {"read": ["group:__world__"]}}),
+            )
             .send()
             .await
             .unwrap();
@@ -138,15 +144,7 @@ async fn the_shipped_nginx_config_serves_a_three_node_cluster() {
         let body: Value = r.json().await.unwrap();
         posted.push(body["id"].as_str().unwrap().to_owned());
     }
-    let logged: Vec<(i64, String)> = nodes[0]
-        .db
-        .changes_after(0, 1000)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.action == scholia::store::ChangeAction::Create)
-        .map(|c| (c.seq, c.annotation_id.unwrap_or_default()))
-        .collect();
+    let logged = logged_creates(&nodes[0].db).await;
     assert_eq!(
         logged.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
         posted

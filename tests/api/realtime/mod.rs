@@ -44,13 +44,14 @@ pub struct Ws {
 
 /// Connects to the WebSocket at `url` (any server, not only a [`TestApp`]).
 pub async fn ws_at(url: &str) -> Ws {
-    let (inner, resp) = tokio::time::timeout(
-        WAIT,
-        tokio_tungstenite::connect_async(url.into_client_request().unwrap()),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
+    ws_connect(url.into_client_request().unwrap()).await
+}
+
+async fn ws_connect(req: tokio_tungstenite::tungstenite::handshake::client::Request) -> Ws {
+    let (inner, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
     assert_eq!(resp.status(), 101);
     Ws {
         inner,
@@ -76,15 +77,7 @@ impl TestApp {
         &self,
         req: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Ws {
-        let (inner, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-            .await
-            .expect("handshake in time")
-            .expect("handshake");
-        assert_eq!(resp.status(), 101);
-        Ws {
-            inner,
-            next_ping: 1_000_000,
-        }
+        ws_connect(req).await
     }
 
     /// Runs one SQL statement on the test database (for states no API reaches: expiry,
