@@ -21,13 +21,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_scholia");
 const URI: &str = "https://faults.example/page";
 
 /// A `scholia serve` process; killed when dropped.
-struct Node {
+pub struct Node {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Node {
-    async fn start(db_url: &str, bus: &str, poll_ms: u64) -> Node {
+    pub async fn start(db_url: &str, bus: &str, poll_ms: u64) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--bus", bus])
@@ -59,14 +59,21 @@ impl Node {
         .await
         .expect("the node listens in time");
         // Keep draining its output, so a full pipe never blocks it.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                // Warnings and errors go to the test's output, for a failing run's story.
+                if line.contains(" WARN ") || line.contains(" ERROR ") {
+                    eprintln!("node: {line}");
+                }
+            }
+        });
         Node {
             child,
             base: format!("http://{addr}"),
         }
     }
 
-    async fn socket(&self) -> Ws {
+    pub async fn socket(&self) -> Ws {
         let url = format!("{}/ws", self.base.replacen("http://", "ws://", 1));
         let mut ws = ws_at(&url).await;
         ws.subscribe_uri(URI).await;
@@ -74,7 +81,7 @@ impl Node {
     }
 
     /// Waits (30 s at most) until `/_status` says the bus is up, or down.
-    async fn wait_for_bus(&self, http: &reqwest::Client, up: bool) {
+    pub async fn wait_for_bus(&self, http: &reqwest::Client, up: bool) {
         for _ in 0..300 {
             let status: Value = http
                 .get(format!("{}/_status", self.base))
@@ -96,27 +103,40 @@ impl Node {
         );
     }
 
-    /// Posts a shared annotation on [`URI`]; false if the node did not answer.
-    async fn post(&self, http: &reqwest::Client, token: &str, text: &str) -> bool {
+    /// Posts a shared annotation on [`URI`]: the answer, or `None` if the node did not answer.
+    pub async fn try_post(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        text: &str,
+    ) -> Option<(StatusCode, Value)> {
         let r = http
             .post(format!("{}/api/annotations", self.base))
             .bearer_auth(token)
             .json(&json!({"uri": URI, "text": text, "group": "__world__",
                 "permissions": {"read": ["group:__world__"]}}))
             .send()
-            .await;
-        match r {
-            Ok(r) => {
-                assert_eq!(r.status(), StatusCode::OK);
+            .await
+            .ok()?;
+        let status = r.status();
+        Some((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Posts a shared annotation on [`URI`], asserting success; false if the node did not
+    /// answer.
+    pub async fn post(&self, http: &reqwest::Client, token: &str, text: &str) -> bool {
+        match self.try_post(http, token, text).await {
+            Some((status, body)) => {
+                assert_eq!(status, StatusCode::OK, "{body}");
                 true
             }
-            Err(_) => false,
+            None => false,
         }
     }
 }
 
 /// A token for a fresh user, written straight to the shared database.
-async fn token(db: &Db, name: &str) -> String {
+pub async fn token(db: &Db, name: &str) -> String {
     let user = db
         .create_user(&NewUser {
             username: name,
@@ -128,7 +148,7 @@ async fn token(db: &Db, name: &str) -> String {
     db.create_developer_token(&user).await.unwrap()
 }
 
-async fn received(ws: &mut Ws, n: usize) -> Vec<(i64, String)> {
+pub async fn received(ws: &mut Ws, n: usize) -> Vec<(i64, String)> {
     let mut got = Vec::with_capacity(n);
     for _ in 0..n {
         let ev: Value = ws.event().await;
