@@ -105,6 +105,7 @@ impl Sequencer {
                 self.read_log(out).await;
             }
             if !out.is_empty() {
+                self.report_lag();
                 return true;
             }
             let polled = tokio::select! {
@@ -135,6 +136,14 @@ impl Sequencer {
                 self.backing_off = false;
             }
         }
+    }
+
+    /// How far this node trails what it knows exists, for `/metrics` (the lag in time is
+    /// `scholia_ws_commit_to_handoff_seconds`).
+    fn report_lag(&self) {
+        let known = self.heard.max(self.watermark.get());
+        metrics::gauge!("scholia_hub_seq").set(self.last as f64);
+        metrics::gauge!("scholia_hub_seq_lag").set((known - self.last).max(0) as f64);
     }
 
     /// Takes every announcement and notice already waiting, without blocking.
