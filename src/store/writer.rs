@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::Db;
 use super::annotation_write::{AnnotationWrite, Written};
 use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
-use super::held::HeldConnection;
+use super::exec::HeldConnection;
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
@@ -108,7 +108,7 @@ async fn run(
         if broken || shutdown.is_cancelled() {
             held = None;
         } else if restart.take()
-            && let Err(e) = conn.execute(WRITER_CHECKPOINT).await
+            && let Err(e) = conn.run(WRITER_CHECKPOINT).await
         {
             tracing::warn!(error = %e, "the writer's WAL checkpoint failed");
         }
