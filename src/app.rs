@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::domain::{Group, Identity};
 use crate::realtime::{self, preload::Preloads, registry::Registry};
 use crate::render::Site;
-use crate::store::{Change, Db, DirectReads, Writer};
+use crate::store::{Change, Db, Store, Writer};
 
 /// State shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -27,9 +27,8 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
-    db: Db,
-    /// Point reads on SQLite without a worker round trip; `None` on PostgreSQL.
-    direct: Option<DirectReads>,
+    /// The database, with the direct reads it makes on SQLite.
+    store: Store,
     site: Site,
     websocket_url: String,
     bus: Arc<dyn Bus>,
@@ -73,11 +72,9 @@ impl AppState {
             public_url,
             authority: config.authority(),
         };
-        let direct = DirectReads::for_db(&db);
         AppState(Arc::new(Inner {
             config,
-            db,
-            direct,
+            store: Store::new(db),
             site,
             websocket_url,
             bus: Arc::new(LocalBus::new(4096)),
@@ -98,7 +95,7 @@ impl AppState {
         &self.0.config
     }
     pub fn db(&self) -> &Db {
-        &self.0.db
+        self.0.store.db()
     }
     pub fn writer(&self) -> &Writer {
         &self.0.writer
@@ -155,23 +152,12 @@ impl AppState {
     /// Resolves a bearer token to an identity with current group roles; read from the database
     /// on every request, so admin changes apply to the very next request.
     pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
-        if let Some(found) = self
-            .0
-            .direct
-            .as_ref()
-            .and_then(|d| d.identity_for_token(token))
-        {
-            return Ok(found);
-        }
-        self.db().identity_for_token(token).await
+        self.0.store.identity_for_token(token).await
     }
 
     /// A group by pubid, read like [`AppState::identity_for_token`].
     pub async fn group_by_pubid(&self, pubid: &str) -> Result<Option<Group>, sqlx::Error> {
-        if let Some(found) = self.0.direct.as_ref().and_then(|d| d.group_by_pubid(pubid)) {
-            return Ok(found);
-        }
-        self.db().group_by_pubid(pubid).await
+        self.0.store.group_by_pubid(pubid).await
     }
 }
 
@@ -217,7 +203,15 @@ pub async fn run(
         None
     };
     let first_party = db.first_party_client(&config.authority()).await?;
-    let writer = Writer::start(&db, db.for_writer().await?, shutdown.child_token());
+    // The writer and the checkpointer. They are waited for last: the writer stops once every
+    // handle on it is gone, the last one in `state`.
+    let store_tasks = TaskTracker::new();
+    let writer = Writer::start(
+        &db,
+        db.for_writer().await?,
+        &store_tasks,
+        shutdown.child_token(),
+    );
     let state = AppState::new(
         config,
         db.clone(),
@@ -267,6 +261,14 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("background tasks did not stop within 5 s");
+    }
+    drop(state);
+    store_tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), store_tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the writer did not stop within 5 s");
     }
     Ok(())
 }

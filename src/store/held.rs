@@ -43,7 +43,15 @@ impl HeldConnection {
         let mut tx = self.begin_write().await?;
         let mut all = Vec::with_capacity(writes.len());
         for (i, w) in writes.iter().enumerate() {
-            all.push(put_annotation(&mut tx, w, i == last).await?);
+            match put_annotation(&mut tx, w, i == last).await {
+                Ok(written) => all.push(written),
+                Err(e) => {
+                    // This connection is used again (for each write on its own): leave it
+                    // with nothing open.
+                    tx.rollback().await;
+                    return Err(e);
+                }
+            }
         }
         tx.commit().await?;
         Ok(all)

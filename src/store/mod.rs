@@ -16,6 +16,7 @@ pub mod direct;
 pub mod documents;
 mod exec;
 mod groups;
+mod handle;
 mod held;
 pub mod logins;
 mod routing;
@@ -36,6 +37,7 @@ pub use direct::DirectReads;
 pub use documents::{DocumentClaims, DocumentUri};
 pub use exec::HeldConnection;
 pub use groups::{MembershipChange, NewGroup};
+pub use handle::Store;
 pub use routing::RoutingFacts;
 pub use search::{SearchQuery, SearchResult, SortField};
 pub use tokens::{AuthClient, OAuthTokens, TokenLookup};
@@ -59,6 +61,9 @@ pub enum StoreError {
     /// A row the operation needs does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The group-commit writer is no longer taking writes.
+    #[error("the writer has stopped")]
+    WriterStopped,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }

@@ -38,8 +38,10 @@ enum State {
     /// Nothing sent yet: the next query starts with `BEGIN IMMEDIATE`.
     Pending,
     Open,
-    /// Committed or rolled back; later statements run on their own.
-    Done,
+    /// Committed; later statements run on their own (reads after the last write).
+    Committed,
+    /// Rolled back; later statements are refused, lest they commit on their own.
+    RolledBack,
 }
 
 /// A SQLite write transaction on a connection of the pool.
@@ -76,8 +78,13 @@ impl SqliteTx<'_> {
         args: SqliteArguments,
         commit: bool,
     ) -> Result<(Vec<T>, u64), sqlx::Error> {
+        if self.state == State::RolledBack {
+            return Err(sqlx::Error::Protocol(
+                "statement sent in a rolled-back transaction".into(),
+            ));
+        }
         let begin = self.state == State::Pending;
-        let commit = commit && self.state != State::Done;
+        let commit = commit && self.state != State::Committed;
         let text = match (begin, commit) {
             (false, false) => sql,
             // Built from constant text around a statement that is itself safe.
@@ -111,7 +118,7 @@ impl SqliteTx<'_> {
         match outcome {
             Ok(()) => {
                 if commit {
-                    self.state = State::Done;
+                    self.state = State::Committed;
                 }
                 Ok((rows, changes))
             }
@@ -127,7 +134,7 @@ impl SqliteTx<'_> {
     /// Undoes whatever is open. With nothing open (`BEGIN` itself failed) this fails
     /// harmlessly.
     async fn rollback(&mut self) {
-        self.state = State::Done;
+        self.state = State::RolledBack;
         if let Err(e) = sqlx::query("ROLLBACK").execute(&mut **self.conn).await {
             tracing::debug!(error = %e, "rollback after a failed write");
         }
@@ -189,7 +196,7 @@ impl WriteTx<'_> {
 
     /// Whether the transaction has committed already ([`WriteTx::run_final_steps`]).
     pub(crate) fn committed(&self) -> bool {
-        matches!(self, WriteTx::Sqlite(tx) if tx.state == State::Done)
+        matches!(self, WriteTx::Sqlite(tx) if tx.state == State::Committed)
     }
 
     /// Commits what is still open.
@@ -198,11 +205,28 @@ impl WriteTx<'_> {
             WriteTx::Sqlite(mut tx) => {
                 if tx.state == State::Open {
                     sqlx::query("COMMIT").execute(&mut **tx.conn).await?;
-                    tx.state = State::Done;
+                    tx.state = State::Committed;
                 }
                 Ok(())
             }
             WriteTx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Undoes what is still open (after a failure that was not the database's: a statement
+    /// that fails rolls back by itself).
+    pub(crate) async fn rollback(self) {
+        match self {
+            WriteTx::Sqlite(mut tx) => {
+                if tx.state == State::Open {
+                    tx.rollback().await;
+                }
+            }
+            WriteTx::Postgres(tx) => {
+                if let Err(e) = tx.rollback().await {
+                    tracing::debug!(error = %e, "rollback after a failed write");
+                }
+            }
         }
     }
 }
@@ -259,5 +283,72 @@ impl Exec for WriteTx<'_> {
                 Ok(q.execute(&mut **tx).await?.rows_affected())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    const INSERT_GROUP: &str = "INSERT INTO groups (pubid, authority, name, group_type, \
+         pre_moderated, created) VALUES ($1, 'example.com', 'n', 'open', FALSE, 0)";
+
+    async fn groups_named(db: &Db, pubid: &str) -> i64 {
+        let (n,): (i64,) = db
+            .fetch_one(
+                "SELECT COUNT(*) FROM groups WHERE pubid = $1",
+                &[pubid.into()],
+            )
+            .await
+            .unwrap();
+        n
+    }
+
+    /// A transaction abandoned while open (its request cancelled) must not hand the pool a
+    /// connection that still holds SQLite's write lock, nor leave its writes behind.
+    #[tokio::test]
+    async fn an_abandoned_sqlite_transaction_rolls_back_and_releases_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        {
+            let mut conn = HeldConnection::take(&db).await.unwrap();
+            let mut tx = conn.begin_write().await.unwrap();
+            tx.execute(INSERT_GROUP, &["abandoned".into()])
+                .await
+                .unwrap();
+        }
+        // A held lock would make this wait out the 10-second busy timeout.
+        let next = ["next".into()];
+        let write = db.execute(INSERT_GROUP, &next);
+        tokio::time::timeout(std::time::Duration::from_secs(5), write)
+            .await
+            .expect("the write lock was released")
+            .unwrap();
+        assert_eq!(groups_named(&db, "abandoned").await, 0);
+        assert_eq!(groups_named(&db, "next").await, 1);
+    }
+
+    /// A failed statement rolls back everything before it, and the transaction refuses
+    /// statements after it rather than run them on their own.
+    #[tokio::test]
+    async fn a_failed_sqlite_statement_rolls_the_transaction_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut conn = HeldConnection::take(&db).await.unwrap();
+        let mut tx = conn.begin_write().await.unwrap();
+        tx.execute(INSERT_GROUP, &["first".into()]).await.unwrap();
+        let duplicate = tx.execute(INSERT_GROUP, &["first".into()]).await;
+        assert!(duplicate.is_err());
+        assert!(tx.execute(INSERT_GROUP, &["later".into()]).await.is_err());
+        assert!(!tx.committed());
+        drop(tx);
+        drop(conn);
+        assert_eq!(groups_named(&db, "first").await, 0);
+        assert_eq!(groups_named(&db, "later").await, 0);
     }
 }
