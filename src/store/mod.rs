@@ -1,6 +1,9 @@
 //! The storage API: every SQL statement lives here, written once for both engines (SQLite and
-//! PostgreSQL) behind the [`Db`] enum. Writes that clients may hear about append a row to the
-//! change log in the same transaction (see [`changelog`]).
+//! PostgreSQL) behind the [`Db`] enum. Statements run through one executor (`exec`: on the
+//! pool or a held connection; `tx`: inside a write transaction, which only
+//! `HeldConnection::begin_write` starts), so store functions are plain code. Writes that
+//! clients may hear about append a row to the change log in the same transaction (see
+//! [`changelog`]).
 //!
 //! Some SQL is assembled at run time (column lists, `IN ($2, $3, ...)` lists, search filters);
 //! it is only ever built from constant fragments and `$N` placeholders, never from input, and
