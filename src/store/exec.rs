@@ -127,7 +127,7 @@ pub(crate) trait Exec: Send {
 
 /// A connection taken out of a [`Db`]'s pool. Held across statements it spares the pool's
 /// acquire and release (each a round trip of its own on SQLite: sqlx pings on release), which
-/// is why the writer keeps one ([`super::held`]).
+/// is why the writer keeps one (`held.rs`).
 pub enum HeldConnection {
     Sqlite(PoolConnection<sqlx::Sqlite>),
     Postgres(PoolConnection<sqlx::Postgres>),
