@@ -173,7 +173,8 @@ impl WriteTx<'_> {
     async fn steps<T: Decode>(&mut self, steps: &Steps, last: bool) -> Result<Vec<T>, sqlx::Error> {
         match self {
             WriteTx::Sqlite(tx) => {
-                if steps.is_empty() && !last && tx.state != State::Pending {
+                let frames = tx.state == State::Pending || (last && tx.state == State::Open);
+                if steps.is_empty() && !frames {
                     return Ok(vec![]);
                 }
                 let (sql, args) = steps.combined();
