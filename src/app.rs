@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::domain::{Group, Identity};
 use crate::realtime::{self, hub::Hub};
 use crate::render::Site;
-use crate::store::{Db, DirectReads, Writer};
+use crate::store::{Db, Store, Writer};
 
 /// State shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -27,9 +27,8 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Config,
-    db: Db,
-    /// Point reads on SQLite without a worker round trip; `None` on PostgreSQL.
-    direct: Option<DirectReads>,
+    /// The database, with the direct reads it makes on SQLite.
+    store: Store,
     site: Site,
     websocket_url: String,
     /// Where committed writes hand their changes (this node's hub, and the change feed).
@@ -51,7 +50,7 @@ struct Inner {
 
 /// What [`AppState::new`] is built from besides the configuration.
 pub struct Parts {
-    pub db: Db,
+    pub store: Store,
     pub site: Site,
     pub writer: Writer,
     pub announcer: Announcer,
@@ -64,7 +63,7 @@ pub struct Parts {
 impl AppState {
     pub fn new(config: Config, parts: Parts) -> AppState {
         let Parts {
-            db,
+            store,
             site,
             writer,
             announcer,
@@ -75,11 +74,9 @@ impl AppState {
         } = parts;
         let config_assets = config.client_assets.clone();
         let websocket_url = websocket_url(&site.public_url);
-        let direct = DirectReads::for_db(&db);
         AppState(Arc::new(Inner {
             config,
-            db,
-            direct,
+            store,
             site,
             websocket_url,
             announcer,
@@ -102,7 +99,7 @@ impl AppState {
         &self.0.config
     }
     pub fn db(&self) -> &Db {
-        &self.0.db
+        self.0.store.db()
     }
     pub fn writer(&self) -> &Writer {
         &self.0.writer
@@ -147,23 +144,12 @@ impl AppState {
     /// Resolves a bearer token to an identity with current group roles; read from the database
     /// on every request, so admin changes apply to the very next request.
     pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
-        if let Some(found) = self
-            .0
-            .direct
-            .as_ref()
-            .and_then(|d| d.identity_for_token(token))
-        {
-            return Ok(found);
-        }
-        self.db().identity_for_token(token).await
+        self.0.store.identity_for_token(token).await
     }
 
     /// A group by pubid, read like [`AppState::identity_for_token`].
     pub async fn group_by_pubid(&self, pubid: &str) -> Result<Option<Group>, sqlx::Error> {
-        if let Some(found) = self.0.direct.as_ref().and_then(|d| d.group_by_pubid(pubid)) {
-            return Ok(found);
-        }
-        self.db().group_by_pubid(pubid).await
+        self.0.store.group_by_pubid(pubid).await
     }
 }
 
@@ -222,14 +208,23 @@ pub async fn run(
     tracing::info!(engine = feed.engine(), "change feed");
     // Tracks what outlives a request (the routing task, sockets), so shutdown waits for it.
     let tasks = TaskTracker::new();
-    let writer = Writer::start(&db, db.for_writer().await?, shutdown.child_token());
+    // The writer and the checkpointer. They are waited for last: the writer stops once every
+    // handle on it is gone, the last one in `state`.
+    let store_tasks = TaskTracker::new();
+    let writer = Writer::start(
+        &db,
+        db.for_writer().await?,
+        &store_tasks,
+        shutdown.child_token(),
+    );
     metrics::gauge!("scholia_feed_info", "engine" => feed.engine()).set(1.0);
     let start_seq = db.last_seq().await?;
     let poll = Duration::from_millis(config.bus_poll_ms);
     let watermark = bus::Watermark::new(start_seq);
     let (announcer, sequencer) = bus::connect(db.clone(), feed, watermark.clone(), poll).await?;
+    let store = Store::new(db.clone());
     let hub = Hub::new(
-        db.clone(),
+        store.clone(),
         site.clone(),
         config.socket_limits(),
         watermark,
@@ -248,7 +243,7 @@ pub async fn run(
     let state = AppState::new(
         config,
         Parts {
-            db: db.clone(),
+            store,
             site,
             writer,
             announcer,
@@ -280,6 +275,14 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("background tasks did not stop within 5 s");
+    }
+    // The router (and with it every `Writer` handle in the state) went with the server.
+    store_tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), store_tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the writer did not stop within 5 s");
     }
     Ok(())
 }

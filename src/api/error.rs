@@ -60,6 +60,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::NotFound(_) => ApiError::NotFound,
             StoreError::Db(e) => e.into(),
+            // 500, as a closed pool answered before the writer had an error of its own.
+            e @ StoreError::WriterStopped => ApiError::Internal(anyhow::Error::new(e)),
         }
     }
 }

@@ -15,16 +15,15 @@ use super::socket::Limits;
 use crate::bus::{Inject, Known, Sequencer, Watermark};
 use crate::domain::Identity;
 use crate::render::Site;
-use crate::store::{Change, Db, DirectReads};
+use crate::store::{Change, Db, Store};
 
 /// Shared by the socket handshakes and the routing task; cheap to clone.
 #[derive(Clone)]
 pub struct Hub(Arc<Inner>);
 
 struct Inner {
-    db: Db,
-    /// Point reads on SQLite without a worker round trip; `None` on PostgreSQL.
-    direct: Option<DirectReads>,
+    /// The database, with its direct reads on SQLite.
+    store: Store,
     registry: Arc<Registry>,
     site: Site,
     limits: Limits,
@@ -36,17 +35,15 @@ struct Inner {
 
 impl Hub {
     pub fn new(
-        db: Db,
+        store: Store,
         site: Site,
         limits: Limits,
         watermark: Watermark,
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) -> Hub {
-        let direct = DirectReads::for_db(&db);
         Hub(Arc::new(Inner {
-            db,
-            direct,
+            store,
             registry: Arc::new(Registry::new(watermark)),
             site,
             limits,
@@ -56,7 +53,7 @@ impl Hub {
     }
 
     pub fn db(&self) -> &Db {
-        &self.0.db
+        self.0.store.db()
     }
     pub fn registry(&self) -> &Arc<Registry> {
         &self.0.registry
@@ -76,15 +73,7 @@ impl Hub {
 
     /// The identity a token stands for, with current roles (direct read first, as HTTP does).
     pub async fn identity_for_token(&self, token: &str) -> Result<Option<Identity>, sqlx::Error> {
-        if let Some(found) = self
-            .0
-            .direct
-            .as_ref()
-            .and_then(|d| d.identity_for_token(token))
-        {
-            return Ok(found);
-        }
-        self.0.db.identity_for_token(token).await
+        self.0.store.identity_for_token(token).await
     }
 }
 

@@ -8,11 +8,14 @@ use sqlx::{Column, Row};
 
 use super::Engine;
 use super::changelog::{APPEND_CHANGE, Change, ChangeAction};
-use super::documents::{DocumentClaims, DocumentTx};
+use super::documents::{DocumentClaims, record_document};
+use super::exec::Exec;
 use super::routing::{
-    ACTIVE_CHECKPOINT, DOCUMENT_URIS, RoutingFacts, RoutingTx, document_expansion,
+    ACTIVE_CHECKPOINT, DOCUMENT_URIS, RoutingFacts, active_checkpoint, checkpoint_scope,
+    document_expansion, expand_uri,
 };
-use super::steps::{RunSteps, Steps};
+use super::steps::Steps;
+use super::tx::WriteTx;
 use crate::domain::Annotation;
 use crate::domain::time::now_micros;
 
@@ -51,26 +54,6 @@ fn quote_of(ann: &Annotation) -> String {
 
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
-}
-
-/// Where a write sits in its transaction on SQLite. The first write's first query opens the
-/// transaction and the last write's statement run commits it, so neither is a worker round
-/// trip of its own (see [`super::steps`]). On PostgreSQL both are false: the transaction is
-/// sqlx's own.
-#[derive(Clone, Copy, Default)]
-pub(super) struct Frame {
-    pub begin: bool,
-    pub commit: bool,
-}
-
-/// One annotation write inside a transaction, opened and closed as `frame` says.
-pub(super) trait AnnotationTx {
-    fn put_annotation(
-        &mut self,
-        w: &AnnotationWrite,
-        engine: Engine,
-        frame: Frame,
-    ) -> impl Future<Output = Result<Written, sqlx::Error>> + Send;
 }
 
 const INSERT: &str = "INSERT INTO annotations (created, updated, userid, groupid, target_uri, \
@@ -186,7 +169,36 @@ fn write_steps(
     }
 }
 
-/// What the rows of [`write_steps`] say, told apart by their first column's name.
+/// A row of [`write_steps`], told apart by its first column's name.
+enum StepRow {
+    Seq(i64),
+    Claim(String, String, String),
+    Checkpoint,
+    Title(Option<String>),
+    Other,
+}
+
+impl<'r, R: Row> sqlx::FromRow<'r, R> for StepRow
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<StepRow, sqlx::Error> {
+        let Some(first) = row.columns().first() else {
+            return Ok(StepRow::Other);
+        };
+        Ok(match first.name() {
+            "seq" => StepRow::Seq(row.try_get(0)?),
+            "claim_type" => StepRow::Claim(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?),
+            "checkpoint_id" => StepRow::Checkpoint,
+            "document_title" => StepRow::Title(row.try_get(0)?),
+            _ => StepRow::Other,
+        })
+    }
+}
+
+/// What the rows of [`write_steps`] say.
 #[derive(Default)]
 struct StepRows {
     seq: Option<i64>,
@@ -195,112 +207,110 @@ struct StepRows {
     title: Option<String>,
 }
 
-macro_rules! impl_annotation_tx {
-    ($conn:ty) => {
-        impl AnnotationTx for $conn {
-            async fn put_annotation(
-                &mut self,
-                w: &AnnotationWrite,
-                engine: Engine,
-                frame: Frame,
-            ) -> Result<Written, sqlx::Error> {
-                let mut a = w.annotation.clone();
-                let mut steps = Steps::default();
-                if let Some(claims) = &w.document {
-                    let opening = if frame.begin { "BEGIN IMMEDIATE;\n" } else { "" };
-                    a.document_id = Some(self.record_document(claims, opening, &mut steps).await?);
-                } else if frame.begin {
-                    steps.push("BEGIN IMMEDIATE", vec![]);
-                }
-                let created = now_micros();
-                let claims_recorded = w.document.is_some();
-                write_steps(w, &a, engine, created, claims_recorded, &mut steps);
-                // The reads some creates still make after this run come after the commit when
-                // this write is the last. They are what the router would otherwise read after it,
-                // and nothing of ours writes in between (this connection is the only writer);
-                // if they fail, the write stands and the router reads them itself.
-                if frame.commit {
-                    steps.push("COMMIT", vec![]);
-                }
-                let mut got = StepRows::default();
-                for row in self.run_steps(&steps).await? {
-                    let Some(first) = row.columns().first() else {
-                        continue;
-                    };
-                    match first.name() {
-                        "seq" => got.seq = Some(row.try_get(0)?),
-                        "claim_type" => {
-                            got.claims
-                                .push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
-                        }
-                        "checkpoint_id" => got.checkpoint = true,
-                        "document_title" => got.title = row.try_get(0)?,
-                        _ => {}
-                    }
-                }
-                let seq = got.seq.ok_or(sqlx::Error::RowNotFound)?;
-                let creating = w.action == ChangeAction::Create;
-                let facts: Result<_, sqlx::Error> = async {
-                    Ok(match (creating, claims_recorded, a.document_id) {
-                    (false, _, _) => (None, None),
-                    (true, true, Some(_)) => {
-                        let checkpoint = if got.checkpoint {
-                            Some(self.checkpoint_scope(&a.groupid).await?)
-                        } else {
-                            None
-                        };
-                        let uris =
-                            document_expansion(got.claims, &a.target_uri, &a.target_uri_normalized);
-                        let title = w
-                            .document
-                            .as_ref()
-                            .and_then(|c| c.title.clone())
-                            .or(got.title);
-                        (Some(RoutingFacts { uris, checkpoint }), title)
-                    }
-                    // A create without claims: no document but the URI's own to look at.
-                    (true, _, _) => {
-                        let uris = self
-                            .expand_uri(&a.target_uri, &a.target_uri_normalized)
-                            .await?;
-                        let checkpoint = match a.document_id {
-                            Some(doc) => self.active_checkpoint(&a.groupid, doc).await?,
-                            None => None,
-                        };
-                        (Some(RoutingFacts { uris, checkpoint }), None)
-                    }
-                    })
-                }
-                .await;
-                let (routing, document_title) = match facts {
-                    Ok(facts) => facts,
-                    // Committed already: the write stands, and without the facts the router
-                    // reads them itself, as it does for an update.
-                    Err(e) if frame.commit => {
-                        tracing::debug!(error = %e, "routing reads after a commit failed");
-                        (None, None)
-                    }
-                    Err(e) => return Err(e),
-                };
-                let change = Change {
-                    seq,
-                    action: w.action,
-                    annotation_id: Some(a.id.clone()),
-                    userid: Some(a.userid.clone()),
-                    groupid: Some(a.groupid.clone()),
-                    src_client_id: w.src_client_id.clone(),
-                    created,
-                };
-                Ok(Written {
-                    annotation: a,
-                    document_title,
-                    change,
-                    routing,
-                })
+impl StepRows {
+    fn of(rows: Vec<StepRow>) -> StepRows {
+        let mut got = StepRows::default();
+        for row in rows {
+            match row {
+                StepRow::Seq(seq) => got.seq = Some(seq),
+                StepRow::Claim(t, uri, n) => got.claims.push((t, uri, n)),
+                StepRow::Checkpoint => got.checkpoint = true,
+                StepRow::Title(title) => got.title = title,
+                StepRow::Other => {}
             }
         }
-    };
+        got
+    }
 }
 
-impl_annotation_tx!(sqlx::SqliteConnection);
-impl_annotation_tx!(sqlx::PgConnection);
+/// One annotation write inside `tx`; `last` when no other write follows it in the
+/// transaction, so that on SQLite its statements commit in the same query
+/// ([`WriteTx::run_final_steps`]).
+pub(super) async fn put_annotation(
+    tx: &mut WriteTx<'_>,
+    w: &AnnotationWrite,
+    last: bool,
+) -> Result<Written, sqlx::Error> {
+    let mut a = w.annotation.clone();
+    let mut steps = Steps::default();
+    if let Some(claims) = &w.document {
+        a.document_id = Some(record_document(tx, claims, &mut steps).await?);
+    }
+    let created = now_micros();
+    let claims_recorded = w.document.is_some();
+    write_steps(w, &a, tx.engine(), created, claims_recorded, &mut steps);
+    // The reads some creates still make after this run come after the commit when this write
+    // is the last (on SQLite). They are what the router would otherwise read after it, and
+    // nothing of ours writes in between (this connection is the only writer); if they fail,
+    // the write stands and the router reads them itself.
+    let rows = if last {
+        tx.run_final_steps(&steps).await?
+    } else {
+        tx.run_steps(&steps).await?
+    };
+    let got = StepRows::of(rows);
+    let seq = got.seq.ok_or(sqlx::Error::RowNotFound)?;
+    let (routing, document_title) = match routing_facts(tx, w, &a, claims_recorded, got).await {
+        Ok(facts) => facts,
+        // Committed already: the write stands, and without the facts the router reads them
+        // itself, as it does for an update.
+        Err(e) if tx.committed() => {
+            tracing::debug!(error = %e, "routing reads after a commit failed");
+            (None, None)
+        }
+        Err(e) => return Err(e),
+    };
+    let change = Change {
+        seq,
+        action: w.action,
+        annotation_id: Some(a.id.clone()),
+        userid: Some(a.userid.clone()),
+        groupid: Some(a.groupid.clone()),
+        src_client_id: w.src_client_id.clone(),
+        created,
+    };
+    Ok(Written {
+        annotation: a,
+        document_title,
+        change,
+        routing,
+    })
+}
+
+/// A create's routing facts and document title, from the rows its steps returned and, where
+/// those do not say, from reads of its own.
+async fn routing_facts(
+    tx: &mut WriteTx<'_>,
+    w: &AnnotationWrite,
+    a: &Annotation,
+    claims_recorded: bool,
+    got: StepRows,
+) -> Result<(Option<RoutingFacts>, Option<String>), sqlx::Error> {
+    let creating = w.action == ChangeAction::Create;
+    Ok(match (creating, claims_recorded, a.document_id) {
+        (false, _, _) => (None, None),
+        (true, true, Some(_)) => {
+            let checkpoint = if got.checkpoint {
+                Some(checkpoint_scope(tx, &a.groupid).await?)
+            } else {
+                None
+            };
+            let uris = document_expansion(got.claims, &a.target_uri, &a.target_uri_normalized);
+            let title = w
+                .document
+                .as_ref()
+                .and_then(|c| c.title.clone())
+                .or(got.title);
+            (Some(RoutingFacts { uris, checkpoint }), title)
+        }
+        // A create without claims: no document but the URI's own to look at.
+        (true, _, _) => {
+            let uris = expand_uri(tx, &a.target_uri, &a.target_uri_normalized).await?;
+            let checkpoint = match a.document_id {
+                Some(doc) => active_checkpoint(tx, &a.groupid, doc).await?,
+                None => None,
+            };
+            (Some(RoutingFacts { uris, checkpoint }), None)
+        }
+    })
+}

@@ -6,7 +6,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Db, db_run, rows::ChangeRow};
+use super::exec::Exec;
+use super::{Db, rows::ChangeRow};
+use crate::domain::time::now_micros;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -88,7 +90,6 @@ pub(crate) struct ChangeEntry<'a> {
     pub src_client_id: Option<&'a str>,
 }
 
-/// Appends one change-log row and returns its `seq`.
 impl ChangeEntry<'_> {
     /// An entry for `action` with no other field set.
     pub fn new(action: ChangeAction) -> Self {
@@ -118,39 +119,35 @@ impl ChangeEntry<'_> {
 pub(crate) const APPEND_CHANGE: &str = "INSERT INTO change_log (action, annotation_id, userid, groupid, src_client_id, created) \
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq";
 
-/// Appends one row to the change log inside the transaction `$tx`; evaluates to the
-/// [`Change`] as the log holds it, for the caller to announce once the transaction commits.
-macro_rules! append_change {
-    ($tx:expr, $entry:expr) => {{
-        let entry: &$crate::store::changelog::ChangeEntry<'_> = $entry;
-        let created = $crate::domain::time::now_micros();
-        sqlx::query_scalar::<_, i64>($crate::store::changelog::APPEND_CHANGE)
-            .bind(entry.action.as_str())
-            .bind(entry.annotation_id)
-            .bind(entry.userid)
-            .bind(entry.groupid)
-            .bind(entry.src_client_id)
-            .bind(created)
-            .fetch_one(&mut *$tx)
-            .await
-            .map(|seq| entry.committed(seq, created))
-    }};
+/// Appends one row to the change log inside the transaction `tx`; returns the [`Change`] as
+/// the log holds it, for the caller to announce once the transaction commits.
+pub(crate) async fn append_change(
+    tx: &mut impl Exec,
+    entry: &ChangeEntry<'_>,
+) -> Result<Change, sqlx::Error> {
+    let created = now_micros();
+    let args = [
+        entry.action.as_str().into(),
+        entry.annotation_id.into(),
+        entry.userid.into(),
+        entry.groupid.into(),
+        entry.src_client_id.into(),
+        created.into(),
+    ];
+    let (seq,) = tx.fetch_one(APPEND_CHANGE, &args).await?;
+    Ok(entry.committed(seq, created))
 }
-pub(crate) use append_change;
 
 impl Db {
     /// Changes with `seq > after`, oldest first, at most `limit` of them.
     pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
-        let rows: Vec<ChangeRow> = db_run!(self, |p| {
-            sqlx::query_as(
+        let rows: Vec<ChangeRow> = self
+            .fetch_all(
                 "SELECT seq, action, annotation_id, userid, groupid, src_client_id, created \
                  FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[after.into(), limit.into()],
             )
-            .bind(after)
-            .bind(limit)
-            .fetch_all(p)
-            .await?
-        });
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(ChangeRow::into_change)
@@ -159,11 +156,9 @@ impl Db {
 
     /// The newest `seq` in the log (0 when empty).
     pub async fn last_seq(&self) -> Result<i64, sqlx::Error> {
-        db_run!(self, |p| {
-            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM change_log")
-                .fetch_one(p)
-                .await
-                .map(|s| s.unwrap_or(0))
-        })
+        let (last,): (Option<i64>,) = self
+            .fetch_one("SELECT MAX(seq) FROM change_log", &[])
+            .await?;
+        Ok(last.unwrap_or(0))
     }
 }

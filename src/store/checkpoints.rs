@@ -5,8 +5,11 @@
 
 use std::collections::HashSet;
 
-use super::routing::RoutingTx;
-use super::{Db, StoreError, db_run};
+use sqlx::AssertSqlSafe;
+
+use super::exec::HeldConnection;
+use super::steps::Arg;
+use super::{Db, StoreError, routing};
 use crate::domain::time::now_micros;
 use crate::domain::{Group, User};
 use crate::uri::normalize;
@@ -29,17 +32,12 @@ impl Db {
         user: &User,
         lms_role: Option<&str>,
     ) -> Result<(), StoreError> {
-        let updated = db_run!(self, |p| {
-            sqlx::query(
+        let updated = self
+            .execute(
                 "UPDATE group_members SET lms_role = $1 WHERE group_id = $2 AND user_id = $3",
+                &[lms_role.into(), group.id.into(), user.id.into()],
             )
-            .bind(lms_role)
-            .bind(group.id)
-            .bind(user.id)
-            .execute(p)
-            .await?
-            .rows_affected()
-        });
+            .await?;
         if updated == 0 {
             return Err(StoreError::NotFound(format!(
                 "{} is not a member of {}",
@@ -60,28 +58,28 @@ impl Db {
     ) -> Result<i64, StoreError> {
         let normalized = normalize(uri)
             .map_err(|e| StoreError::NotFound(format!("{uri:?} is not a valid URI: {e}")))?;
-        let document: Option<i64> = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT document_id FROM document_uris WHERE uri_normalized = $1 ORDER BY document_id LIMIT 1",
+        let document: Option<(i64,)> = self
+            .fetch_optional(
+                "SELECT document_id FROM document_uris WHERE uri_normalized = $1 \
+                 ORDER BY document_id LIMIT 1",
+                &[normalized.into()],
             )
-            .bind(&normalized)
-            .fetch_optional(p)
-            .await?
-        });
-        let document = document.ok_or_else(|| {
+            .await?;
+        let (document,) = document.ok_or_else(|| {
             StoreError::NotFound(format!("no annotated document has the URI {uri}"))
         })?;
-        let id = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "INSERT INTO checkpoints (group_id, document_id, reveal_date, created) VALUES ($1, $2, $3, $4) RETURNING id",
+        let (id,) = self
+            .fetch_one(
+                "INSERT INTO checkpoints (group_id, document_id, reveal_date, created) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+                &[
+                    group.id.into(),
+                    document.into(),
+                    reveal_date.into(),
+                    now_micros().into(),
+                ],
             )
-            .bind(group.id)
-            .bind(document)
-            .bind(reveal_date)
-            .bind(now_micros())
-            .fetch_one(p)
-            .await?
-        });
+            .await?;
         Ok(id)
     }
 
@@ -91,14 +89,12 @@ impl Db {
         id: i64,
         reveal_date: Option<i64>,
     ) -> Result<(), StoreError> {
-        let updated = db_run!(self, |p| {
-            sqlx::query("UPDATE checkpoints SET reveal_date = $1 WHERE id = $2")
-                .bind(reveal_date)
-                .bind(id)
-                .execute(p)
-                .await?
-                .rows_affected()
-        });
+        let updated = self
+            .execute(
+                "UPDATE checkpoints SET reveal_date = $1 WHERE id = $2",
+                &[reveal_date.into(), id.into()],
+            )
+            .await?;
         if updated == 0 {
             return Err(StoreError::NotFound(format!("no checkpoint {id}")));
         }
@@ -112,11 +108,8 @@ impl Db {
         group_pubid: &str,
         document_id: i64,
     ) -> Result<Option<CheckpointScope>, sqlx::Error> {
-        db_run!(self, |p| p
-            .acquire()
-            .await?
-            .active_checkpoint(group_pubid, document_id)
-            .await)
+        let mut conn = HeldConnection::take(self).await?;
+        routing::active_checkpoint(&mut conn, group_pubid, document_id).await
     }
 
     /// The authors of the given annotations (a reply's ancestors).
@@ -128,13 +121,8 @@ impl Db {
             "SELECT userid FROM annotations WHERE id IN ({})",
             super::placeholders(1, ids.len())
         );
-        let rows: Vec<String> = db_run!(self, |p| {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
-            for id in ids {
-                q = q.bind(id);
-            }
-            q.fetch_all(p).await?
-        });
-        Ok(rows.into_iter().collect())
+        let args: Vec<Arg> = ids.iter().map(Arg::from).collect();
+        let rows: Vec<(String,)> = self.fetch_all(AssertSqlSafe(sql), &args).await?;
+        Ok(rows.into_iter().map(|(u,)| u).collect())
     }
 }

@@ -1,5 +1,5 @@
-//! The database handle: one enum over the two engines, and the macro that runs one body of code
-//! against whichever pool is inside (the dispatch shape of stack-and-style.md §3.3).
+//! The database handle: one enum over the two engines. Statements run on it through
+//! [`super::exec`], which picks the pool; this file opens, migrates and closes it.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,18 +13,6 @@ pub enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
-
-/// Runs `$body` with `$p` bound to the concrete pool. The body is written once and compiled
-/// twice, so the same SQL text serves both engines.
-macro_rules! db_run {
-    ($db:expr, |$p:ident| $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite($p) => $body,
-            $crate::store::Db::Postgres($p) => $body,
-        }
-    };
-}
-pub(crate) use db_run;
 
 /// Which engine a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,19 +111,22 @@ impl Db {
 
     /// `SELECT 1`, for the health check.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        db_run!(self, |p| sqlx::query("SELECT 1")
-            .execute(p)
-            .await
-            .map(|_| ()))
+        self.execute("SELECT 1", &[]).await.map(|_| ())
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        db_run!(self, |p| p.close().await)
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
     }
 
     /// Pool figures for `/metrics`: (connections open, idle).
     pub fn pool_stats(&self) -> (u32, usize) {
-        db_run!(self, |p| (p.size(), p.num_idle()))
+        match self {
+            Db::Sqlite(p) => (p.size(), p.num_idle()),
+            Db::Postgres(p) => (p.size(), p.num_idle()),
+        }
     }
 }

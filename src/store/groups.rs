@@ -4,7 +4,10 @@
 
 use super::changelog::{Change, ChangeAction, ChangeEntry, append_change};
 use super::rows::{GROUP_COLS, GroupRow};
-use super::{BeginWrite, Db, StoreError, db_run, is_unique_violation};
+use sqlx::AssertSqlSafe;
+
+use super::exec::{Exec, HeldConnection};
+use super::{Db, StoreError, is_unique_violation};
 use crate::domain::group::WORLD;
 use crate::domain::ids::generate_pubid;
 use crate::domain::time::now_micros;
@@ -50,17 +53,12 @@ impl MembershipChange {
 impl Db {
     /// Creates the Public group `__world__` for `authority` if it does not exist yet.
     pub async fn ensure_world_group(&self, authority: &str) -> Result<(), sqlx::Error> {
-        db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO groups (pubid, authority, name, group_type, pre_moderated, created) \
-                 VALUES ($1, $2, 'Public', 'open', FALSE, $3) ON CONFLICT (pubid) DO NOTHING",
-            )
-            .bind(WORLD)
-            .bind(authority)
-            .bind(now_micros())
-            .execute(p)
-            .await?;
-        });
+        self.execute(
+            "INSERT INTO groups (pubid, authority, name, group_type, pre_moderated, created) \
+             VALUES ($1, $2, 'Public', 'open', FALSE, $3) ON CONFLICT (pubid) DO NOTHING",
+            &[WORLD.into(), authority.into(), now_micros().into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -72,51 +70,7 @@ impl Db {
         src_client_id: Option<&str>,
     ) -> Result<(Group, Option<Change>), StoreError> {
         let pubid = generate_pubid();
-        let now = now_micros();
-        let result: Result<Option<Change>, sqlx::Error> = db_run!(self, |p| {
-            async {
-                let mut tx = p.begin_write().await?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO groups (pubid, authority, authority_provided_id, name, description, \
-                     group_type, pre_moderated, creator_id, created) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                )
-                .bind(&pubid)
-                .bind(new.authority)
-                .bind(new.authority_provided_id)
-                .bind(new.name)
-                .bind(new.description)
-                .bind(new.group_type.as_str())
-                .bind(new.pre_moderated)
-                .bind(new.creator.map(|u| u.id))
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                let mut change = None;
-                if let Some(creator) = new.creator {
-                    sqlx::query(
-                        "INSERT INTO group_members (group_id, user_id, role, created) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(id)
-                    .bind(creator.id)
-                    .bind(Role::Owner.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    let userid = creator.userid().to_string();
-                    let entry = ChangeEntry {
-                        userid: Some(&userid),
-                        groupid: Some(&pubid),
-                        src_client_id,
-                        ..ChangeEntry::new(ChangeAction::GroupJoin)
-                    };
-                    change = Some(append_change!(tx, &entry)?);
-                }
-                tx.commit().await?;
-                Ok(change)
-            }
-            .await
-        });
+        let result = self.insert_group(new, &pubid, src_client_id).await;
         let change = match result {
             Ok(change) => change,
             Err(e) if is_unique_violation(&e) => {
@@ -134,14 +88,66 @@ impl Db {
         Ok((group, change))
     }
 
+    /// [`Db::create_group`]'s transaction: the group, and its creator as owner.
+    async fn insert_group(
+        &self,
+        new: &NewGroup<'_>,
+        pubid: &str,
+        src_client_id: Option<&str>,
+    ) -> Result<Option<Change>, sqlx::Error> {
+        let now = now_micros();
+        let mut conn = HeldConnection::take(self).await?;
+        let mut tx = conn.begin_write().await?;
+        let (id,): (i64,) = tx
+            .fetch_one(
+                "INSERT INTO groups (pubid, authority, authority_provided_id, name, description, \
+                 group_type, pre_moderated, creator_id, created) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                &[
+                    pubid.into(),
+                    new.authority.into(),
+                    new.authority_provided_id.into(),
+                    new.name.into(),
+                    new.description.into(),
+                    new.group_type.as_str().into(),
+                    new.pre_moderated.into(),
+                    new.creator.map(|u| u.id).into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        let mut change = None;
+        if let Some(creator) = new.creator {
+            tx.execute(
+                "INSERT INTO group_members (group_id, user_id, role, created) \
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    id.into(),
+                    creator.id.into(),
+                    Role::Owner.as_str().into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+            let userid = creator.userid().to_string();
+            let entry = ChangeEntry {
+                userid: Some(&userid),
+                groupid: Some(pubid),
+                src_client_id,
+                ..ChangeEntry::new(ChangeAction::GroupJoin)
+            };
+            change = Some(append_change(&mut tx, &entry).await?);
+        }
+        tx.commit().await?;
+        Ok(change)
+    }
+
     /// Looks a group up by pubid.
     pub async fn group_by_pubid(&self, pubid: &str) -> Result<Option<Group>, sqlx::Error> {
         let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE pubid = $1");
-        let row: Option<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(pubid)
-                .fetch_optional(p)
-                .await?);
+        let row: Option<GroupRow> = self
+            .fetch_optional(AssertSqlSafe(sql), &[pubid.into()])
+            .await?;
         Ok(row.map(Group::from))
     }
 
@@ -170,12 +176,8 @@ impl Db {
         let sql = format!(
             "SELECT {GROUP_COLS} FROM groups WHERE authority_provided_id = $1 AND authority = $2"
         );
-        let row: Option<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .bind(authority)
-                .fetch_optional(p)
-                .await?);
+        let args = [id.into(), authority.into()];
+        let row: Option<GroupRow> = self.fetch_optional(AssertSqlSafe(sql), &args).await?;
         Ok(row.map(Group::from))
     }
 
@@ -186,11 +188,9 @@ impl Db {
             "SELECT {GROUP_COLS} FROM groups WHERE id IN \
              (SELECT group_id FROM group_members WHERE user_id = $1) ORDER BY LOWER(name), pubid"
         );
-        let rows: Vec<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(user_id)
-                .fetch_all(p)
-                .await?);
+        let rows: Vec<GroupRow> = self
+            .fetch_all(AssertSqlSafe(sql), &[user_id.into()])
+            .await?;
         Ok(rows.into_iter().map(Group::from).collect())
     }
 
@@ -203,27 +203,20 @@ impl Db {
             "SELECT {GROUP_COLS} FROM groups WHERE authority = $1 AND pubid <> $2 \
              AND group_type IN ('open', 'restricted') ORDER BY LOWER(name), pubid"
         );
-        let rows: Vec<GroupRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(authority)
-                .bind(WORLD)
-                .fetch_all(p)
-                .await?);
+        let args = [authority.into(), WORLD.into()];
+        let rows: Vec<GroupRow> = self.fetch_all(AssertSqlSafe(sql), &args).await?;
         Ok(rows.into_iter().map(Group::from).collect())
     }
 
     /// The role of a user in a group, if a member.
     pub async fn role_in(&self, group_id: i64, user_id: i64) -> Result<Option<Role>, sqlx::Error> {
-        let role: Option<String> = db_run!(self, |p| {
-            sqlx::query_scalar(
+        let role: Option<(String,)> = self
+            .fetch_optional(
                 "SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2",
+                &[group_id.into(), user_id.into()],
             )
-            .bind(group_id)
-            .bind(user_id)
-            .fetch_optional(p)
-            .await?
-        });
-        Ok(role.and_then(|r| r.parse().ok()))
+            .await?;
+        Ok(role.and_then(|(r,)| r.parse().ok()))
     }
 
     /// Adds a member, or changes an existing member's role. A new membership appends
@@ -237,59 +230,55 @@ impl Db {
         src_client_id: Option<&str>,
     ) -> Result<MembershipChange, sqlx::Error> {
         let userid = user.userid().to_string();
-        db_run!(self, |p| {
-            let mut tx = p.begin_write().await?;
-            let existing: Option<String> = sqlx::query_scalar(
+        let mut conn = HeldConnection::take(self).await?;
+        let mut tx = conn.begin_write().await?;
+        let existing: Option<(String,)> = tx
+            .fetch_optional(
                 "SELECT role FROM group_members WHERE group_id = $1 AND user_id = $2",
+                &[group.id.into(), user.id.into()],
             )
-            .bind(group.id)
-            .bind(user.id)
-            .fetch_optional(&mut *tx)
             .await?;
-            let changed = match existing {
-                Some(old) => {
-                    if old != role.as_str() {
-                        sqlx::query("UPDATE group_members SET role = $1 WHERE group_id = $2 AND user_id = $3")
-                            .bind(role.as_str())
-                            .bind(group.id)
-                            .bind(user.id)
-                            .execute(&mut *tx)
-                            .await?;
-                        // Clients hear nothing (as in h), but running servers must reload
-                        // the user's roles: moderators see hidden annotations.
-                        let entry = ChangeEntry {
-                            userid: Some(&userid),
-                            groupid: Some(&group.pubid),
-                            src_client_id,
-                            ..ChangeEntry::new(ChangeAction::UserChange)
-                        };
-                        MembershipChange::Unchanged(Some(append_change!(tx, &entry)?))
-                    } else {
-                        MembershipChange::Unchanged(None)
-                    }
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO group_members (group_id, user_id, role, created) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(group.id)
-                    .bind(user.id)
-                    .bind(role.as_str())
-                    .bind(now_micros())
-                    .execute(&mut *tx)
-                    .await?;
-                    let entry = ChangeEntry {
-                        userid: Some(&userid),
-                        groupid: Some(&group.pubid),
-                        src_client_id,
-                        ..ChangeEntry::new(ChangeAction::GroupJoin)
-                    };
-                    MembershipChange::Changed(append_change!(tx, &entry)?)
-                }
-            };
-            tx.commit().await?;
-            Ok(changed)
-        })
+        let changed = match existing {
+            Some((old,)) if old != role.as_str() => {
+                tx.execute(
+                    "UPDATE group_members SET role = $1 WHERE group_id = $2 AND user_id = $3",
+                    &[role.as_str().into(), group.id.into(), user.id.into()],
+                )
+                .await?;
+                // Clients hear nothing (as in h), but running servers must reload the user's
+                // roles: moderators see hidden annotations.
+                let entry = ChangeEntry {
+                    userid: Some(&userid),
+                    groupid: Some(&group.pubid),
+                    src_client_id,
+                    ..ChangeEntry::new(ChangeAction::UserChange)
+                };
+                MembershipChange::Unchanged(Some(append_change(&mut tx, &entry).await?))
+            }
+            Some(_) => MembershipChange::Unchanged(None),
+            None => {
+                tx.execute(
+                    "INSERT INTO group_members (group_id, user_id, role, created) \
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        group.id.into(),
+                        user.id.into(),
+                        role.as_str().into(),
+                        now_micros().into(),
+                    ],
+                )
+                .await?;
+                let entry = ChangeEntry {
+                    userid: Some(&userid),
+                    groupid: Some(&group.pubid),
+                    src_client_id,
+                    ..ChangeEntry::new(ChangeAction::GroupJoin)
+                };
+                MembershipChange::Changed(append_change(&mut tx, &entry).await?)
+            }
+        };
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Removes a member; appends `group-leave` if they were one.
@@ -300,27 +289,27 @@ impl Db {
         src_client_id: Option<&str>,
     ) -> Result<MembershipChange, sqlx::Error> {
         let userid = user.userid().to_string();
-        db_run!(self, |p| {
-            let mut tx = p.begin_write().await?;
-            let removed =
-                sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-                    .bind(group.id)
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            if removed == 0 {
-                return Ok(MembershipChange::Unchanged(None));
-            }
-            let entry = ChangeEntry {
-                userid: Some(&userid),
-                groupid: Some(&group.pubid),
-                src_client_id,
-                ..ChangeEntry::new(ChangeAction::GroupLeave)
-            };
-            let change = append_change!(tx, &entry)?;
+        let mut conn = HeldConnection::take(self).await?;
+        let mut tx = conn.begin_write().await?;
+        let removed = tx
+            .execute(
+                "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2",
+                &[group.id.into(), user.id.into()],
+            )
+            .await?;
+        if removed == 0 {
+            // Nothing changed: the transaction only ends.
             tx.commit().await?;
-            Ok(MembershipChange::Changed(change))
-        })
+            return Ok(MembershipChange::Unchanged(None));
+        }
+        let entry = ChangeEntry {
+            userid: Some(&userid),
+            groupid: Some(&group.pubid),
+            src_client_id,
+            ..ChangeEntry::new(ChangeAction::GroupLeave)
+        };
+        let change = append_change(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(MembershipChange::Changed(change))
     }
 }

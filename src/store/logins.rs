@@ -3,7 +3,9 @@
 //! Hypothesis client's "Log in" popup.
 
 use super::rows::{USER_COLS, UserRow, user_cols_of};
-use super::{AuthClient, Db, db_run};
+use sqlx::AssertSqlSafe;
+
+use super::{AuthClient, Db};
 use crate::domain::User;
 use crate::domain::ids::random_token;
 use crate::domain::time::now_micros;
@@ -18,13 +20,11 @@ const FIRST_PARTY_NAME: &str = "scholia sidebar";
 impl Db {
     /// Sets a user's password hash (an argon2 PHC string).
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> Result<(), sqlx::Error> {
-        db_run!(self, |p| {
-            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-                .bind(hash)
-                .bind(user_id)
-                .execute(p)
-                .await?;
-        });
+        self.execute(
+            "UPDATE users SET password_hash = $1 WHERE id = $2",
+            &[hash.into(), user_id.into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -39,12 +39,12 @@ impl Db {
         if user.deleted {
             return Ok(None);
         }
-        let hash: Option<String> = db_run!(self, |p| {
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user.id)
-                .fetch_one(p)
-                .await?
-        });
+        let (hash,): (Option<String>,) = self
+            .fetch_one(
+                "SELECT password_hash FROM users WHERE id = $1",
+                &[user.id.into()],
+            )
+            .await?;
         Ok(Some((user, hash)))
     }
 
@@ -52,17 +52,16 @@ impl Db {
     pub async fn create_session(&self, user_id: i64) -> Result<String, sqlx::Error> {
         let token = random_token(43);
         let now = now_micros();
-        db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO sessions (token, user_id, expires, created) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&token)
-            .bind(user_id)
-            .bind(now + SESSION_TTL_SECS * MICROS)
-            .bind(now)
-            .execute(p)
-            .await?;
-        });
+        self.execute(
+            "INSERT INTO sessions (token, user_id, expires, created) VALUES ($1, $2, $3, $4)",
+            &[
+                token.as_str().into(),
+                user_id.into(),
+                (now + SESSION_TTL_SECS * MICROS).into(),
+                now.into(),
+            ],
+        )
+        .await?;
         Ok(token)
     }
 
@@ -72,13 +71,8 @@ impl Db {
             "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token = $1 AND s.expires > $2",
             user_cols_of("u")
         );
-        let row: Option<UserRow> = db_run!(self, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(token)
-                .bind(now_micros())
-                .fetch_optional(p)
-                .await?
-        });
+        let args = [token.into(), now_micros().into()];
+        let row: Option<UserRow> = self.fetch_optional(AssertSqlSafe(sql), &args).await?;
         Ok(row.map(User::from).filter(|u| !u.deleted))
     }
 
@@ -90,18 +84,18 @@ impl Db {
     ) -> Result<String, sqlx::Error> {
         let code = random_token(32);
         let now = now_micros();
-        db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO authorization_codes (code, user_id, authclient_id, expires, created) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&code)
-            .bind(user_id)
-            .bind(client_id)
-            .bind(now + CODE_TTL_SECS * MICROS)
-            .bind(now)
-            .execute(p)
-            .await?;
-        });
+        self.execute(
+            "INSERT INTO authorization_codes (code, user_id, authclient_id, expires, created) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                code.as_str().into(),
+                user_id.into(),
+                client_id.into(),
+                (now + CODE_TTL_SECS * MICROS).into(),
+                now.into(),
+            ],
+        )
+        .await?;
         Ok(code)
     }
 
@@ -111,26 +105,20 @@ impl Db {
         code: &str,
         client_id: &str,
     ) -> Result<Option<(User, AuthClient)>, sqlx::Error> {
-        let user_id: Option<i64> = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "DELETE FROM authorization_codes WHERE code = $1 AND authclient_id = $2 AND expires > $3 RETURNING user_id",
+        let user_id: Option<(i64,)> = self
+            .fetch_optional(
+                "DELETE FROM authorization_codes WHERE code = $1 AND authclient_id = $2 \
+                 AND expires > $3 RETURNING user_id",
+                &[code.into(), client_id.into(), now_micros().into()],
             )
-            .bind(code)
-            .bind(client_id)
-            .bind(now_micros())
-            .fetch_optional(p)
-            .await?
-        });
-        let Some(user_id) = user_id else {
+            .await?;
+        let Some((user_id,)) = user_id else {
             return Ok(None);
         };
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
-        let user: Option<UserRow> = db_run!(self, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(user_id)
-                .fetch_optional(p)
-                .await?
-        });
+        let user: Option<UserRow> = self
+            .fetch_optional(AssertSqlSafe(sql), &[user_id.into()])
+            .await?;
         let (Some(user), Some(client)) = (user.map(User::from), self.authclient(client_id).await?)
         else {
             return Ok(None);
@@ -141,16 +129,14 @@ impl Db {
     /// The server's own OAuth client for the sidebar's login popup (h's `h.client_oauth_id`),
     /// created on first use.
     pub async fn first_party_client(&self, authority: &str) -> Result<AuthClient, sqlx::Error> {
-        let existing: Option<String> = db_run!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT id FROM authclients WHERE authority = $1 AND grant_type = 'authorization_code' AND name = $2 ORDER BY created LIMIT 1",
+        let existing: Option<(String,)> = self
+            .fetch_optional(
+                "SELECT id FROM authclients WHERE authority = $1 \
+                 AND grant_type = 'authorization_code' AND name = $2 ORDER BY created LIMIT 1",
+                &[authority.into(), FIRST_PARTY_NAME.into()],
             )
-            .bind(authority)
-            .bind(FIRST_PARTY_NAME)
-            .fetch_optional(p)
-            .await?
-        });
-        if let Some(id) = existing
+            .await?;
+        if let Some((id,)) = existing
             && let Some(client) = self.authclient(&id).await?
         {
             return Ok(client);

@@ -5,6 +5,7 @@
 //! the router three reads per event.
 
 use super::checkpoints::{CheckpointScope, INSTRUCTOR};
+use super::exec::Exec;
 use crate::domain::time::now_micros;
 
 /// What a create's write transaction learned for routing its event.
@@ -49,102 +50,68 @@ fn expansion(rows: Vec<(String, String, String)>, raw: &str, normalized: &str) -
     rows.into_iter().map(|(_, _, n)| n).collect()
 }
 
-/// Routing reads, on one connection (pooled or inside a transaction).
-pub(crate) trait RoutingTx {
-    /// h's `expand_uri(normalized=True)` (spec §4.7).
-    fn expand_uri(
-        &mut self,
-        raw: &str,
-        normalized: &str,
-    ) -> impl Future<Output = Result<Vec<String>, sqlx::Error>> + Send;
-
-    /// The expansion when the caller knows `document_id` is the only document claiming
-    /// `normalized` (it has just recorded that claim): one read instead of two.
-    fn expand_in_document(
-        &mut self,
-        document_id: i64,
-        raw: &str,
-        normalized: &str,
-    ) -> impl Future<Output = Result<Vec<String>, sqlx::Error>> + Send;
-
-    /// The active checkpoint (reveal date unset or in the future) on this group and document.
-    fn active_checkpoint(
-        &mut self,
-        group_pubid: &str,
-        document_id: i64,
-    ) -> impl Future<Output = Result<Option<CheckpointScope>, sqlx::Error>> + Send;
-
-    /// What routing needs of a group known to have an active checkpoint.
-    fn checkpoint_scope(
-        &mut self,
-        group_pubid: &str,
-    ) -> impl Future<Output = Result<CheckpointScope, sqlx::Error>> + Send;
+/// h's `expand_uri(normalized=True)` (spec §4.7), on one connection (pooled or inside a
+/// transaction).
+pub(crate) async fn expand_uri(
+    conn: &mut impl Exec,
+    raw: &str,
+    normalized: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let doc: Option<(i64,)> = conn
+        .fetch_optional(
+            "SELECT document_id FROM document_uris WHERE uri_normalized = $1 \
+             ORDER BY document_id LIMIT 1",
+            &[normalized.into()],
+        )
+        .await?;
+    match doc {
+        Some((doc,)) => expand_in_document(conn, doc, raw, normalized).await,
+        None => Ok(vec![normalized.to_owned()]),
+    }
 }
 
-macro_rules! impl_routing_tx {
-    ($conn:ty) => {
-        impl RoutingTx for $conn {
-            async fn expand_uri(&mut self, raw: &str, normalized: &str) -> Result<Vec<String>, sqlx::Error> {
-                let doc: Option<i64> = sqlx::query_scalar(
-                    "SELECT document_id FROM document_uris WHERE uri_normalized = $1 ORDER BY document_id LIMIT 1",
-                )
-                .bind(normalized)
-                .fetch_optional(&mut *self)
-                .await?;
-                match doc {
-                    Some(doc) => self.expand_in_document(doc, raw, normalized).await,
-                    None => Ok(vec![normalized.to_owned()]),
-                }
-            }
-
-            async fn expand_in_document(
-                &mut self,
-                document_id: i64,
-                raw: &str,
-                normalized: &str,
-            ) -> Result<Vec<String>, sqlx::Error> {
-                let rows: Vec<(String, String, String)> = sqlx::query_as(DOCUMENT_URIS)
-                    .bind(document_id)
-                    .fetch_all(&mut *self)
-                    .await?;
-                Ok(document_expansion(rows, raw, normalized))
-            }
-
-            async fn active_checkpoint(
-                &mut self,
-                group_pubid: &str,
-                document_id: i64,
-            ) -> Result<Option<CheckpointScope>, sqlx::Error> {
-                let active: Option<i64> = sqlx::query_scalar(ACTIVE_CHECKPOINT)
-                .bind(group_pubid)
-                .bind(document_id)
-                .bind(now_micros())
-                .fetch_optional(&mut *self)
-                .await?;
-                if active.is_none() {
-                    return Ok(None);
-                }
-                self.checkpoint_scope(group_pubid).await.map(Some)
-            }
-
-            async fn checkpoint_scope(&mut self, group_pubid: &str) -> Result<CheckpointScope, sqlx::Error> {
-                let instructors: Vec<String> = sqlx::query_scalar(
-                    "SELECT u.userid FROM group_members m JOIN groups g ON g.id = m.group_id \
-                     JOIN users u ON u.id = m.user_id WHERE g.pubid = $1 AND m.lms_role = $2",
-                )
-                .bind(group_pubid)
-                .bind(INSTRUCTOR)
-                .fetch_all(&mut *self)
-                .await?;
-                Ok(CheckpointScope {
-                    instructors: instructors.into_iter().collect(),
-                })
-            }
-        }
-    };
+/// The expansion when the caller knows `document_id` is the only document claiming
+/// `normalized` (it has just recorded that claim): one read instead of two.
+async fn expand_in_document(
+    conn: &mut impl Exec,
+    document_id: i64,
+    raw: &str,
+    normalized: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows = conn.fetch_all(DOCUMENT_URIS, &[document_id.into()]).await?;
+    Ok(document_expansion(rows, raw, normalized))
 }
-impl_routing_tx!(sqlx::SqliteConnection);
-impl_routing_tx!(sqlx::PgConnection);
+
+/// The active checkpoint (reveal date unset or in the future) on this group and document.
+pub(crate) async fn active_checkpoint(
+    conn: &mut impl Exec,
+    group_pubid: &str,
+    document_id: i64,
+) -> Result<Option<CheckpointScope>, sqlx::Error> {
+    let args = [group_pubid.into(), document_id.into(), now_micros().into()];
+    let active: Option<(i64,)> = conn.fetch_optional(ACTIVE_CHECKPOINT, &args).await?;
+    if active.is_none() {
+        return Ok(None);
+    }
+    checkpoint_scope(conn, group_pubid).await.map(Some)
+}
+
+/// What routing needs of a group known to have an active checkpoint.
+pub(crate) async fn checkpoint_scope(
+    conn: &mut impl Exec,
+    group_pubid: &str,
+) -> Result<CheckpointScope, sqlx::Error> {
+    let instructors: Vec<(String,)> = conn
+        .fetch_all(
+            "SELECT u.userid FROM group_members m JOIN groups g ON g.id = m.group_id \
+             JOIN users u ON u.id = m.user_id WHERE g.pubid = $1 AND m.lms_role = $2",
+            &[group_pubid.into(), INSTRUCTOR.into()],
+        )
+        .await?;
+    Ok(CheckpointScope {
+        instructors: instructors.into_iter().map(|(u,)| u).collect(),
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,10 @@
 //! needs Elasticsearch for this and scholia must not.
 
 use super::rows::{ANNOTATION_COLS, AnnotationRow};
-use super::{Db, Engine, db_run};
+use sqlx::AssertSqlSafe;
+
+use super::steps::Arg;
+use super::{Db, Engine};
 use crate::domain::group::WORLD;
 use crate::domain::{Annotation, Identity};
 
@@ -84,23 +87,18 @@ pub struct SearchResult {
     pub rows: Vec<Annotation>,
 }
 
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
 struct Sql {
     text: String,
-    binds: Vec<Bind>,
+    binds: Vec<Arg>,
 }
 
 impl Sql {
-    fn push(&mut self, b: Bind) -> String {
+    fn push(&mut self, b: Arg) -> String {
         self.binds.push(b);
         format!("${}", self.binds.len())
     }
     fn text(&mut self, s: &str) -> String {
-        self.push(Bind::Text(s.to_owned()))
+        self.push(Arg::from(s))
     }
     fn list(&mut self, items: &[String]) -> String {
         items
@@ -146,7 +144,7 @@ impl Db {
 
         // Visibility.
         let me = s.text(viewer.map_or("", |v| v.userid.as_str()));
-        let my_id = s.push(Bind::Int(viewer.map_or(-1, |v| v.user.id)));
+        let my_id = s.push(Arg::from(viewer.map_or(-1, |v| v.user.id)));
         conds.push(format!(
             "(a.userid = {me} OR NOT EXISTS (SELECT 1 FROM users u WHERE u.userid = a.userid AND u.nipsa = TRUE))"
         ));
@@ -180,7 +178,7 @@ impl Db {
                 } else {
                     match m.version {
                         None => " AND a.version IS NULL".to_owned(),
-                        Some(v) => format!(" AND a.version = {}", s.push(Bind::Int(v))),
+                        Some(v) => format!(" AND a.version = {}", s.push(Arg::from(v))),
                     }
                 };
                 ors.push(format!("(a.target_uri_normalized IN ({list}){version})"));
@@ -259,44 +257,28 @@ impl Db {
         let mut page_where = filter_where.clone();
         if let Some(after) = &q.search_after {
             let v = match after {
-                SearchAfter::Micros(m) => s.push(Bind::Int(*m)),
+                SearchAfter::Micros(m) => s.push(Arg::from(*m)),
                 SearchAfter::Text(t) => s.text(t),
             };
             let op = if q.ascending { ">" } else { "<" };
             page_where = format!("{page_where} AND {col} {op} {v}");
         }
-        let limit = s.push(Bind::Int(q.limit));
-        let offset = s.push(Bind::Int(q.offset));
+        let limit = s.push(Arg::from(q.limit));
+        let offset = s.push(Arg::from(q.offset));
         s.text = format!(
             "SELECT {ANNOTATION_COLS} FROM annotations a \
              WHERE {page_where} ORDER BY {col} {dir}, a.id {dir} LIMIT {limit} OFFSET {offset}"
         );
         let count_sql = format!("SELECT COUNT(*) FROM annotations a WHERE {filter_where}");
 
-        let rows: Vec<AnnotationRow> = db_run!(self, |p| {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(s.text.as_str()));
-            for b in &s.binds {
-                query = match b {
-                    Bind::Text(t) => query.bind(t),
-                    Bind::Int(i) => query.bind(*i),
-                };
-            }
-            query.fetch_all(p).await?
-        });
+        let rows: Vec<AnnotationRow> = self.fetch_all(AssertSqlSafe(s.text), &s.binds).await?;
         // `total` counts every match of the filters, ignoring paging (as h's `hits.total`).
-        let total: i64 = db_run!(self, |p| {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()));
-            // The count uses a prefix of the same binds; extra trailing binds are not allowed,
-            // so bind only those the filter text refers to.
-            let used = s.binds.len() - 2 - usize::from(q.search_after.is_some());
-            for b in &s.binds[..used] {
-                query = match b {
-                    Bind::Text(t) => query.bind(t),
-                    Bind::Int(i) => query.bind(*i),
-                };
-            }
-            query.fetch_one(p).await?
-        });
+        // The count uses a prefix of the same binds; extra trailing binds are not allowed, so
+        // bind only those the filter text refers to.
+        let used = s.binds.len() - 2 - usize::from(q.search_after.is_some());
+        let (total,): (i64,) = self
+            .fetch_one(AssertSqlSafe(count_sql), &s.binds[..used])
+            .await?;
         Ok(SearchResult {
             total,
             rows: rows.into_iter().map(Annotation::from).collect(),

@@ -6,8 +6,6 @@
 //! statement per query, so there the statements go one by one. The SQL text is the same either
 //! way.
 
-use sqlx::Row;
-
 /// A value bound to a statement, for either engine.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Arg {
@@ -24,6 +22,16 @@ impl From<&str> for Arg {
 impl From<String> for Arg {
     fn from(v: String) -> Arg {
         Arg::Text(Some(v))
+    }
+}
+impl From<&String> for Arg {
+    fn from(v: &String) -> Arg {
+        Arg::Text(Some(v.clone()))
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Arg {
+        Arg::Text(v.map(str::to_owned))
     }
 }
 impl From<Option<String>> for Arg {
@@ -58,8 +66,17 @@ impl Steps {
         self.stmts.push((sql, args));
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.stmts.is_empty()
+    }
+
+    /// The statements and their values, in order.
+    pub fn statements(&self) -> impl Iterator<Item = &(&'static str, Vec<Arg>)> {
+        self.stmts.iter()
+    }
+
     /// One query string of every statement, placeholders renumbered, and all values in order.
-    fn combined(&self) -> (String, Vec<&Arg>) {
+    pub fn combined(&self) -> (String, Vec<&Arg>) {
         let mut sql = String::new();
         let mut args = Vec::new();
         for (stmt, stmt_args) in &self.stmts {
@@ -92,57 +109,6 @@ fn renumber(sql: &str, offset: usize) -> String {
     }
     out.push_str(rest);
     out
-}
-
-macro_rules! bind_args {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match a {
-                Arg::Text(v) => q.bind(v.clone()),
-                Arg::Int(v) => q.bind(*v),
-                Arg::Bool(v) => q.bind(*v),
-            };
-        }
-        q
-    }};
-}
-
-/// Runs [`Steps`] on one connection; returns the rows every statement produced, in order.
-pub(crate) trait RunSteps {
-    type Row: Row;
-    fn run_steps(
-        &mut self,
-        steps: &Steps,
-    ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send;
-}
-
-impl RunSteps for sqlx::SqliteConnection {
-    type Row = sqlx::sqlite::SqliteRow;
-    async fn run_steps(&mut self, steps: &Steps) -> Result<Vec<Self::Row>, sqlx::Error> {
-        if steps.stmts.is_empty() {
-            return Ok(vec![]);
-        }
-        let (sql, args) = steps.combined();
-        bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
-            .fetch_all(&mut *self)
-            .await
-    }
-}
-
-impl RunSteps for sqlx::PgConnection {
-    type Row = sqlx::postgres::PgRow;
-    async fn run_steps(&mut self, steps: &Steps) -> Result<Vec<Self::Row>, sqlx::Error> {
-        let mut rows = Vec::new();
-        for (sql, args) in &steps.stmts {
-            rows.extend(
-                bind_args!(sqlx::query(*sql), args)
-                    .fetch_all(&mut *self)
-                    .await?,
-            );
-        }
-        Ok(rows)
-    }
 }
 
 #[cfg(test)]

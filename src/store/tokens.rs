@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Column, FromRow, Row};
+use sqlx::{AssertSqlSafe, Column, Row};
 
+use super::exec::{Exec, HeldConnection};
 use super::rows::{USER_COLS, UserRow};
-use super::steps::{RunSteps, Steps};
-use super::{Db, StoreError, db_run};
+use super::steps::Steps;
+use super::{Db, StoreError};
 use crate::domain::ids::random_token;
 use crate::domain::time::now_micros;
 use crate::domain::{Identity, Role, User};
@@ -72,6 +73,29 @@ const TOKEN_ROLES: &str = "SELECT g.pubid AS role_group, m.role FROM tokens t \
      JOIN group_members m ON m.user_id = t.user_id JOIN groups g ON g.id = m.group_id \
      WHERE t.value = $1";
 
+/// A row of [`Db::identity_for_token`]'s run, told apart by its first column's name.
+enum IdentityRow {
+    Token(TokenUserRow),
+    /// A group pubid and the user's role in it.
+    Role(String, String),
+    Other,
+}
+
+impl<'r, R: Row> sqlx::FromRow<'r, R> for IdentityRow
+where
+    TokenUserRow: sqlx::FromRow<'r, R>,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<IdentityRow, sqlx::Error> {
+        Ok(match row.columns().first().map(|c| c.name()) {
+            Some("token_expires") => IdentityRow::Token(TokenUserRow::from_row(row)?),
+            Some("role_group") => IdentityRow::Role(row.try_get(0)?, row.try_get(1)?),
+            _ => IdentityRow::Other,
+        })
+    }
+}
+
 /// What a valid token row says besides its user.
 struct TokenFacts {
     expires: Option<i64>,
@@ -106,21 +130,18 @@ impl Db {
         steps.push(TOKEN_ROLES, vec![value.into()]);
         let mut token = None;
         let mut roles = HashMap::new();
-        db_run!(self, |p| {
-            let rows = p.acquire().await?.run_steps(&steps).await?;
-            for row in rows {
-                match row.columns().first().map(|c| c.name()) {
-                    Some("token_expires") => token = Some(TokenUserRow::from_row(&row)?),
-                    Some("role_group") => {
-                        let role: String = row.try_get(1)?;
-                        if let Ok(role) = role.parse::<Role>() {
-                            roles.insert(row.try_get::<String, _>(0)?, role);
-                        }
+        let rows = HeldConnection::take(self).await?.run_steps(&steps).await?;
+        for row in rows {
+            match row {
+                IdentityRow::Token(row) => token = Some(row),
+                IdentityRow::Role(group, role) => {
+                    if let Ok(role) = role.parse::<Role>() {
+                        roles.insert(group, role);
                     }
-                    _ => {}
                 }
+                IdentityRow::Other => {}
             }
-        });
+        }
         Ok(token
             .and_then(TokenUserRow::valid)
             .map(|(_, user)| Identity::new(user, roles)))
@@ -162,30 +183,26 @@ impl Db {
     /// Creates (or replaces, as h's "regenerate" does) a user's developer token.
     pub async fn create_developer_token(&self, user: &User) -> Result<String, sqlx::Error> {
         let value = format!("{DEVELOPER_PREFIX}{}", random_token(43));
-        db_run!(self, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM tokens WHERE user_id = $1 AND expires IS NULL AND authclient_id IS NULL")
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO tokens (user_id, value, created) VALUES ($1, $2, $3)")
-                .bind(user.id)
-                .bind(&value)
-                .bind(now_micros())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        let mut conn = HeldConnection::take(self).await?;
+        let mut tx = conn.begin_write().await?;
+        tx.execute(
+            "DELETE FROM tokens WHERE user_id = $1 AND expires IS NULL AND authclient_id IS NULL",
+            &[user.id.into()],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO tokens (user_id, value, created) VALUES ($1, $2, $3)",
+            &[user.id.into(), value.as_str().into(), now_micros().into()],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(value)
     }
 
     /// Resolves a bearer token: valid if it exists, has not expired, and its user exists and is
     /// not deleted (`h/services/auth_token.py`). Refresh tokens are not looked at.
     pub async fn lookup_token(&self, value: &str) -> Result<Option<TokenLookup>, sqlx::Error> {
-        let row: Option<TokenUserRow> = db_run!(self, |p| sqlx::query_as(TOKEN_USER)
-            .bind(value)
-            .fetch_optional(p)
-            .await?);
+        let row: Option<TokenUserRow> = self.fetch_optional(TOKEN_USER, &[value.into()]).await?;
         let Some((row, user)) = row.and_then(TokenUserRow::valid) else {
             return Ok(None);
         };
@@ -213,21 +230,20 @@ impl Db {
             refresh_token: format!("{REFRESH_PREFIX}{}", random_token(43)),
             expires_in: ACCESS_TTL_SECS,
         };
-        db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO tokens (user_id, value, expires, refresh_token, refresh_token_expires, authclient_id, created) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(user.id)
-            .bind(&tokens.access_token)
-            .bind(now + ACCESS_TTL_SECS * MICROS)
-            .bind(&tokens.refresh_token)
-            .bind(now + REFRESH_TTL_SECS * MICROS)
-            .bind(&client.id)
-            .bind(now)
-            .execute(p)
-            .await?;
-        });
+        self.execute(
+            "INSERT INTO tokens (user_id, value, expires, refresh_token, refresh_token_expires, \
+             authclient_id, created) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                user.id.into(),
+                tokens.access_token.as_str().into(),
+                (now + ACCESS_TTL_SECS * MICROS).into(),
+                tokens.refresh_token.as_str().into(),
+                (now + REFRESH_TTL_SECS * MICROS).into(),
+                client.id.as_str().into(),
+                now.into(),
+            ],
+        )
+        .await?;
         Ok(tokens)
     }
 
@@ -239,14 +255,13 @@ impl Db {
         refresh_token: &str,
     ) -> Result<Option<(User, AuthClient, OAuthTokens)>, StoreError> {
         let now = now_micros();
-        let row: Option<(i64, Option<i64>, Option<String>)> = db_run!(self, |p| {
-            sqlx::query_as(
-                "SELECT user_id, refresh_token_expires, authclient_id FROM tokens WHERE refresh_token = $1",
+        let row: Option<(i64, Option<i64>, Option<String>)> = self
+            .fetch_optional(
+                "SELECT user_id, refresh_token_expires, authclient_id FROM tokens \
+                 WHERE refresh_token = $1",
+                &[refresh_token.into()],
             )
-            .bind(refresh_token)
-            .fetch_optional(p)
-            .await?
-        });
+            .await?;
         let Some((user_id, Some(expires), Some(client_id))) = row else {
             return Ok(None);
         };
@@ -263,15 +278,12 @@ impl Db {
             return Ok(None);
         }
         let grace = now + USED_REFRESH_GRACE_SECS * MICROS;
-        db_run!(self, |p| {
-            sqlx::query(
-                "UPDATE tokens SET refresh_token_expires = $1 WHERE refresh_token = $2 AND refresh_token_expires > $1",
-            )
-            .bind(grace)
-            .bind(refresh_token)
-            .execute(p)
-            .await?;
-        });
+        self.execute(
+            "UPDATE tokens SET refresh_token_expires = $1 WHERE refresh_token = $2 \
+             AND refresh_token_expires > $1",
+            &[grace.into(), refresh_token.into()],
+        )
+        .await?;
         let tokens = self.issue_oauth_tokens(&user, &client).await?;
         Ok(Some((user, client, tokens)))
     }
@@ -279,22 +291,19 @@ impl Db {
     /// Deletes the token row holding this access or refresh token (`/oauth/revoke`); unknown
     /// tokens are ignored.
     pub async fn revoke_token(&self, token: &str) -> Result<(), sqlx::Error> {
-        db_run!(self, |p| {
-            sqlx::query("DELETE FROM tokens WHERE value = $1 OR refresh_token = $1")
-                .bind(token)
-                .execute(p)
-                .await?;
-        });
+        self.execute(
+            "DELETE FROM tokens WHERE value = $1 OR refresh_token = $1",
+            &[token.into()],
+        )
+        .await?;
         Ok(())
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
         let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
-        let row: Option<UserRow> =
-            db_run!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(p)
-                .await?);
+        let row: Option<UserRow> = self
+            .fetch_optional(AssertSqlSafe(sql), &[id.into()])
+            .await?;
         Ok(row.map(User::from))
     }
 
@@ -317,32 +326,30 @@ impl Db {
 
     /// Stores a new auth client.
     pub(crate) async fn insert_authclient(&self, client: &AuthClient) -> Result<(), sqlx::Error> {
-        db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO authclients (id, secret, authority, name, grant_type, created) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&client.id)
-            .bind(&client.secret)
-            .bind(&client.authority)
-            .bind(&client.name)
-            .bind(&client.grant_type)
-            .bind(now_micros())
-            .execute(p)
-            .await?;
-        });
+        self.execute(
+            "INSERT INTO authclients (id, secret, authority, name, grant_type, created) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                client.id.as_str().into(),
+                client.secret.as_str().into(),
+                client.authority.as_str().into(),
+                client.name.clone().into(),
+                client.grant_type.as_str().into(),
+                now_micros().into(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
     /// Looks an auth client up by id.
     pub async fn authclient(&self, id: &str) -> Result<Option<AuthClient>, sqlx::Error> {
-        let row: Option<(String, String, String, Option<String>, String)> = db_run!(self, |p| {
-            sqlx::query_as(
+        let row: Option<(String, String, String, Option<String>, String)> = self
+            .fetch_optional(
                 "SELECT id, secret, authority, name, grant_type FROM authclients WHERE id = $1",
+                &[id.into()],
             )
-            .bind(id)
-            .fetch_optional(p)
-            .await?
-        });
+            .await?;
         Ok(
             row.map(|(id, secret, authority, name, grant_type)| AuthClient {
                 id,

@@ -4,7 +4,11 @@ use std::collections::HashMap;
 
 use super::changelog::{ChangeAction, ChangeEntry, append_change};
 use super::rows::{USER_COLS, UserRow};
-use super::{BeginWrite, Db, StoreError, db_run, is_unique_violation};
+use sqlx::AssertSqlSafe;
+
+use super::exec::{Exec, HeldConnection};
+use super::steps::Arg;
+use super::{Db, StoreError, is_unique_violation};
 use crate::domain::time::now_micros;
 use crate::domain::{Identity, Role, User, UserId};
 
@@ -26,22 +30,21 @@ impl Db {
     /// Creates a user; a username already taken in that authority is a conflict.
     pub async fn create_user(&self, new: &NewUser<'_>) -> Result<User, StoreError> {
         let userid = UserId::new(new.username, new.authority).to_string();
-        let result = db_run!(self, |p| {
-            sqlx::query(
-                "INSERT INTO users (userid, username, username_key, authority, email, display_name, created) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        let result = self
+            .execute(
+                "INSERT INTO users (userid, username, username_key, authority, email, \
+                 display_name, created) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    userid.as_str().into(),
+                    new.username.into(),
+                    username_key(new.username).into(),
+                    new.authority.into(),
+                    new.email.into(),
+                    new.display_name.into(),
+                    now_micros().into(),
+                ],
             )
-            .bind(&userid)
-            .bind(new.username)
-            .bind(username_key(new.username))
-            .bind(new.authority)
-            .bind(new.email)
-            .bind(new.display_name)
-            .bind(now_micros())
-            .execute(p)
-            .await
-            .map(|_| ())
-        });
+            .await;
         match result {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -64,27 +67,23 @@ impl Db {
         };
         let sql =
             format!("SELECT {USER_COLS} FROM users WHERE username_key = $1 AND authority = $2");
-        let row: Option<UserRow> = db_run!(self, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(username_key(&parsed.username))
-                .bind(&parsed.authority)
-                .fetch_optional(p)
-                .await?
-        });
+        let args = [
+            username_key(&parsed.username).into(),
+            parsed.authority.as_str().into(),
+        ];
+        let row: Option<UserRow> = self.fetch_optional(AssertSqlSafe(sql), &args).await?;
         Ok(row.map(User::from))
     }
 
     /// The group roles of a user, keyed by group pubid.
     pub async fn roles_of(&self, user_id: i64) -> Result<HashMap<String, Role>, sqlx::Error> {
-        let rows: Vec<(String, String)> = db_run!(self, |p| {
-            sqlx::query_as(
+        let rows: Vec<(String, String)> = self
+            .fetch_all(
                 "SELECT g.pubid, m.role FROM group_members m JOIN groups g ON g.id = m.group_id \
                  WHERE m.user_id = $1",
+                &[user_id.into()],
             )
-            .bind(user_id)
-            .fetch_all(p)
-            .await?
-        });
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(g, r)| Some((g, r.parse().ok()?)))
@@ -105,20 +104,19 @@ impl Db {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no user {userid}")))?;
         let canonical = user.userid().to_string();
-        db_run!(self, |p| {
-            let mut tx = p.begin_write().await?;
-            sqlx::query("UPDATE users SET nipsa = $1 WHERE id = $2")
-                .bind(nipsa)
-                .bind(user.id)
-                .execute(&mut *tx)
-                .await?;
-            let entry = ChangeEntry {
-                userid: Some(&canonical),
-                ..ChangeEntry::new(ChangeAction::UserChange)
-            };
-            append_change!(tx, &entry)?;
-            tx.commit().await?;
-        });
+        let mut conn = HeldConnection::take(self).await?;
+        let mut tx = conn.begin_write().await?;
+        tx.execute(
+            "UPDATE users SET nipsa = $1 WHERE id = $2",
+            &[nipsa.into(), user.id.into()],
+        )
+        .await?;
+        let entry = ChangeEntry {
+            userid: Some(&canonical),
+            ..ChangeEntry::new(ChangeAction::UserChange)
+        };
+        append_change(&mut tx, &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -129,13 +127,11 @@ impl Db {
         prefs: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), sqlx::Error> {
         let text = serde_json::Value::Object(prefs.clone()).to_string();
-        db_run!(self, |p| {
-            sqlx::query("UPDATE users SET preferences = $1 WHERE id = $2")
-                .bind(text)
-                .bind(user_id)
-                .execute(p)
-                .await?;
-        });
+        self.execute(
+            "UPDATE users SET preferences = $1 WHERE id = $2",
+            &[text.into(), user_id.into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -155,13 +151,8 @@ impl Db {
             "SELECT userid, display_name FROM users WHERE userid IN ({})",
             super::placeholders(1, wanted.len())
         );
-        let rows: Vec<(String, Option<String>)> = db_run!(self, |p| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-            for u in &wanted {
-                q = q.bind(*u);
-            }
-            q.fetch_all(p).await?
-        });
+        let args: Vec<Arg> = wanted.into_iter().map(Arg::from).collect();
+        let rows: Vec<(String, Option<String>)> = self.fetch_all(AssertSqlSafe(sql), &args).await?;
         Ok(rows.into_iter().collect())
     }
 }

@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::Db;
 use super::annotation_write::{AnnotationWrite, Written};
 use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
-use super::held::HeldConnection;
+use super::exec::HeldConnection;
+use super::{Db, StoreError};
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
@@ -35,29 +36,37 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writing task on `writer_db` (a connection reserved for it, on SQLite) and,
-    /// on SQLite, the checkpointer on `db`, which runs until `shutdown`.
-    pub fn start(db: &Db, writer_db: Db, shutdown: CancellationToken) -> Writer {
+    /// on SQLite, the checkpointer on `db`, which runs until `shutdown`. Both are spawned on
+    /// `tasks`, so whoever waits for it at shutdown waits for the last write to commit.
+    pub fn start(
+        db: &Db,
+        writer_db: Db,
+        tasks: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let restart = Arc::new(Restart::default());
-        tokio::spawn(checkpointer::run(
+        tasks.spawn(checkpointer::run(
             db.clone(),
             restart.clone(),
             shutdown.clone(),
         ));
-        tokio::spawn(run(writer_db, rx, restart, shutdown));
+        tasks.spawn(run(writer_db, rx, restart, shutdown));
         Writer { jobs }
     }
 
     /// Stores `write` in the next group and returns what was stored once it has committed.
     /// Once queued, a write completes even if its caller goes away (as a request already sent
     /// would); its change is then not announced, and the hub reads it from the log.
-    pub async fn write(&self, write: AnnotationWrite) -> Result<Written, sqlx::Error> {
+    /// [`StoreError::WriterStopped`] when the task is gone (it stopped, or could not get a
+    /// connection for this write's group).
+    pub async fn write(&self, write: AnnotationWrite) -> Result<Written, StoreError> {
         let (done, answer) = oneshot::channel();
         self.jobs
             .send(Job { write, done })
             .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+            .map_err(|_| StoreError::WriterStopped)?;
+        Ok(answer.await.map_err(|_| StoreError::WriterStopped)??)
     }
 }
 
@@ -108,7 +117,7 @@ async fn run(
         if broken || shutdown.is_cancelled() {
             held = None;
         } else if restart.take()
-            && let Err(e) = conn.execute(WRITER_CHECKPOINT).await
+            && let Err(e) = conn.run(WRITER_CHECKPOINT).await
         {
             tracing::warn!(error = %e, "the writer's WAL checkpoint failed");
         }

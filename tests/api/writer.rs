@@ -40,7 +40,8 @@ async fn start(backend: Backend) -> (Db, Writer, CancellationToken, tempfile::Te
     let db = Db::connect(&url).await.expect("connect");
     db.ensure_world_group("example.com").await.unwrap();
     let stop = CancellationToken::new();
-    let writer = Writer::start(&db, db.for_writer().await.unwrap(), stop.clone());
+    let tasks = tokio_util::task::TaskTracker::new();
+    let writer = Writer::start(&db, db.for_writer().await.unwrap(), &tasks, stop.clone());
     (db, writer, stop, dir)
 }
 
