@@ -10,10 +10,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -24,7 +25,7 @@ use crate::bus::{Known, Sequenced};
 use crate::domain::Identity;
 use crate::render::RelatedReads;
 use crate::render::session::session_model;
-use crate::store::{Change, ChangeAction};
+use crate::store::{self, Change, ChangeAction};
 
 /// Bounds the author NIPSA cache; it is simply emptied when full.
 const NIPSA_CACHE_MAX: usize = 100_000;
@@ -44,30 +45,54 @@ impl Router {
     }
 
     /// Routes one change, in a span (`route`: seq, action, candidates, deliveries) that logs
-    /// at debug level. A change that cannot be routed (the database failed) is logged and
-    /// skipped: the socket protocol has no way to say "you missed one".
-    pub async fn handle(&mut self, due: Sequenced) {
-        let span = tracing::debug_span!(
-            "route",
-            seq = due.change.seq,
-            action = due.change.action.as_str(),
-            candidates = Empty,
-            deliveries = Empty,
-        );
-        self.handle_in(due).instrument(span).await
+    /// at debug level. While the database cannot be reached the same change is tried again
+    /// (after 50 ms, doubling to 2 s), never skipped: the socket protocol has no way to say
+    /// "you missed one", and later changes wait their turn. A change the database refuses for
+    /// any other reason is logged and skipped. Stops trying at `shutdown`.
+    pub async fn handle(&mut self, due: Sequenced, shutdown: &CancellationToken) {
+        let Sequenced { change, mut known } = due;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let span = tracing::debug_span!(
+                "route",
+                seq = change.seq,
+                action = change.action.as_str(),
+                candidates = Empty,
+                deliveries = Empty,
+            );
+            let result = self.handle_in(&change, &mut known).instrument(span).await;
+            let Err(e) = result else { return };
+            if !store::is_connection_error(&e) {
+                tracing::warn!(seq = change.seq, action = %change.action, error = %e, "dropped a change that could not be routed");
+                return;
+            }
+            metrics::counter!("scholia_route_retries_total").increment(1);
+            tracing::warn!(seq = change.seq, error = %e, "the database is unreachable; routing this change again in {pause:?}");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 
-    async fn handle_in(&mut self, due: Sequenced) {
-        let Sequenced { change, known } = due;
-        let result = match change.action {
+    /// Routes one change once. A create's handed-over facts are taken on the first try; a
+    /// second try reads the store like any other change.
+    async fn handle_in(
+        &mut self,
+        change: &Change,
+        known: &mut Option<Box<Known>>,
+    ) -> Result<(), sqlx::Error> {
+        let known = known.take();
+        match change.action {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete => {
                 let started = Instant::now();
-                let r = self.annotation_event(&change, known).await;
+                let r = self.annotation_event(change, known).await;
                 metrics::histogram!("scholia_ws_route_seconds")
                     .record(started.elapsed().as_secs_f64());
                 r
             }
-            ChangeAction::GroupJoin | ChangeAction::GroupLeave => self.user_event(&change).await,
+            ChangeAction::GroupJoin | ChangeAction::GroupLeave => self.user_event(change).await,
             ChangeAction::UserChange => {
                 if let Some(u) = &change.userid {
                     self.nipsa.remove(u);
@@ -76,9 +101,6 @@ impl Router {
                     .await
                     .map(|_| ())
             }
-        };
-        if let Err(e) = result {
-            tracing::warn!(seq = change.seq, action = %change.action, error = %e, "dropped a change that could not be routed");
         }
     }
 

@@ -93,7 +93,7 @@ pub async fn run(hub: Hub, mut sequencer: Sequencer, shutdown: CancellationToken
     loop {
         let more = sequencer.next_batch(&mut batch, &shutdown).await;
         for due in batch.drain(..) {
-            router.handle(due).await;
+            router.handle(due, &shutdown).await;
         }
         if !more {
             return sequencer.last();

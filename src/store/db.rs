@@ -27,7 +27,10 @@ impl Db {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // While PostgreSQL is unreachable a request fails after this long, with h's
+                // error body, rather than hanging; under load a wait this long means the
+                // database is past saturating anyway.
+                .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;

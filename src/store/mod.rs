@@ -71,6 +71,20 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
+/// Whether an error says the database could not be reached or the connection died, rather
+/// than that the statement was refused: an I/O, protocol or pool-timeout error, or
+/// PostgreSQL's connection-exception and operator-intervention classes (08xxx, 57Pxx: shut
+/// down, terminated by an administrator). Trying again later may succeed.
+pub fn is_connection_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// Whether a database error is a unique-constraint violation (same check on both engines).
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

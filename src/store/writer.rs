@@ -94,18 +94,40 @@ async fn run(
         let (writes, waiting): (Vec<_>, Vec<_>) =
             group.drain(..).map(|j| (j.write, j.done)).unzip();
         metrics::histogram!("scholia_write_group_size").record(writes.len() as f64);
-        let conn = match &mut held {
-            Some(c) => c,
-            None => match HeldConnection::take(&db).await {
-                Ok(c) => held.insert(c),
-                Err(e) => {
-                    tracing::error!(error = %e, "the writer has no database connection");
-                    // Dropping the senders answers every waiting write with an error.
-                    continue;
-                }
-            },
-        };
-        let results = conn.write_annotations(&writes).await;
+        // A connection held since an earlier group may have died meanwhile (PostgreSQL was
+        // restarted, a proxy cut it): a group that finds it dead is written once more on a
+        // fresh one, so the first writes after an outage do not fail for nothing. Nothing was
+        // committed on a dead connection, and a write whose commit did land but whose answer
+        // was lost is refused the second time by its annotation id, never stored twice.
+        let mut results = Vec::new();
+        for attempt in 0..2 {
+            let reused = held.is_some();
+            let conn = match &mut held {
+                Some(c) => c,
+                None => match HeldConnection::take(&db).await {
+                    Ok(c) => held.insert(c),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the writer has no database connection");
+                        break;
+                    }
+                },
+            };
+            results = conn.write_annotations(&writes).await;
+            let lost = results
+                .iter()
+                .all(|r| r.as_ref().is_err_and(super::is_connection_error));
+            if !(lost && reused && attempt == 0) {
+                break;
+            }
+            tracing::warn!(
+                "the writer's connection was lost; writing the group again on a new one"
+            );
+            held = None;
+        }
+        if results.is_empty() {
+            // No connection: dropping the senders answers every waiting write with an error.
+            continue;
+        }
         restart.committed();
         // Nothing at all stored: the connection itself may be broken. The pool tests it on
         // return and the next group takes a fresh one.
@@ -116,7 +138,8 @@ async fn run(
         }
         if broken || shutdown.is_cancelled() {
             held = None;
-        } else if restart.take()
+        } else if let Some(conn) = held.as_mut()
+            && restart.take()
             && let Err(e) = conn.run(WRITER_CHECKPOINT).await
         {
             tracing::warn!(error = %e, "the writer's WAL checkpoint failed");

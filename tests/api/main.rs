@@ -19,6 +19,7 @@ mod groups;
 mod index;
 mod login;
 mod moderation;
+mod pg_outage;
 mod realtime;
 mod search;
 mod sequencer;
