@@ -15,14 +15,17 @@
 #![forbid(unsafe_code)]
 
 pub mod calibrate;
+pub mod cluster;
 pub mod driver;
 pub mod hist;
 pub mod post;
 pub mod proc;
 pub mod report;
 mod report_svg;
+pub mod s7;
 pub mod scenarios;
 mod table;
+mod table_cluster;
 pub mod worker;
 pub mod wsclient;
 
@@ -55,6 +58,10 @@ pub struct BenchArgs {
     /// The `scholia` server binary to start (default: `scholia` next to this executable).
     #[arg(long, global = true, env = "SCHOLIA_BIN", value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
+    /// The PostgreSQL for S7 and S4 on PostgreSQL; each run gets a schema of its own there.
+    #[arg(long, global = true, env = "SCHOLIA_BENCH_POSTGRES_URL",
+          default_value = cluster::DEFAULT_POSTGRES)]
+    pub postgres_url: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +100,10 @@ pub enum Scenario {
         rates: Vec<f64>,
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
+        /// `sqlite` (a fresh file) or `postgres` (one node on a fresh schema of
+        /// --postgres-url; results go to s4pg.json, beside the SQLite ones).
+        #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+        database: String,
     },
     /// S5: connect/subscribe/receive/close churn beside idle sockets.
     S5 {
@@ -112,6 +123,35 @@ pub enum Scenario {
         rate: f64,
         #[arg(long, default_value_t = 30.0)]
         secs: f64,
+    },
+    /// S7: three nodes on one PostgreSQL schema; cross-node POST → socket latency with the
+    /// bus up, a write-throughput ramp, then the same with the bus stopped.
+    S7 {
+        /// Sockets on each of the three nodes (ten per URI, interleaved over the nodes).
+        #[arg(long, default_value_t = 5_000)]
+        per_node: usize,
+        /// POSTs per second, round-robin over the nodes.
+        #[arg(long, default_value_t = 300.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
+        secs: f64,
+        /// The bus of the first phase: `nats` (the shared server on 127.0.0.1:4222),
+        /// `nats://HOST:PORT` or `postgres`. The bus-stopped phase always uses a private
+        /// nats-server it stops.
+        #[arg(long, default_value = "nats")]
+        bus: String,
+        /// POST/s steps of the write-throughput ramp, until p99 passes 100 ms.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "300,500,750,1000,1500,2000,3000"
+        )]
+        ramp: Vec<f64>,
+        #[arg(long, default_value_t = 10.0)]
+        ramp_secs: f64,
+        /// A smoke run: 3 × 50 sockets, 50 POST/s for 5 s, ramp 50,100 for 2 s each.
+        #[arg(long)]
+        quick: bool,
     },
     /// Every scenario with its defaults, then BENCHMARKS.md and the SVG plot.
     All {
@@ -207,13 +247,15 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::All { report } => {
             let place = place()?;
             for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
-                scenario(s, &default_of(s), &place, args.runs, &args.out).await?;
+                let pg = &args.postgres_url;
+                scenario(s, &default_of(s), &place, args.runs, &args.out, pg).await?;
             }
             report::write(&args.out, &report)
         }
         s => {
             let (name, params) = params_of(&s);
-            scenario(name, &params, &place()?, args.runs, &args.out).await
+            let pg = &args.postgres_url;
+            scenario(name, &params, &place()?, args.runs, &args.out, pg).await
         }
     }
 }
@@ -233,9 +275,15 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
             "s3",
             json!({"counts": counts, "events": events, "paced": paced}),
         ),
-        Scenario::S4 { conns, rates, secs } => {
-            ("s4", json!({"conns": conns, "rates": rates, "secs": secs}))
-        }
+        Scenario::S4 {
+            conns,
+            rates,
+            secs,
+            database,
+        } => (
+            if database == "postgres" { "s4pg" } else { "s4" },
+            json!({"conns": conns, "rates": rates, "secs": secs, "database": database}),
+        ),
         Scenario::S5 {
             idle,
             concurrency,
@@ -247,6 +295,26 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
         Scenario::S6 { conns, rate, secs } => {
             ("s6", json!({"conns": conns, "rate": rate, "secs": secs}))
         }
+        Scenario::S7 {
+            quick: true, bus, ..
+        } => (
+            "s7",
+            json!({"per_node": 50, "rate": 50.0, "secs": 5.0, "bus": bus,
+                   "ramp": [50.0, 100.0], "ramp_secs": 2.0}),
+        ),
+        Scenario::S7 {
+            per_node,
+            rate,
+            secs,
+            bus,
+            ramp,
+            ramp_secs,
+            ..
+        } => (
+            "s7",
+            json!({"per_node": per_node, "rate": rate, "secs": secs, "bus": bus,
+                   "ramp": ramp, "ramp_secs": ramp_secs}),
+        ),
         _ => ("", Value::Null),
     }
 }
@@ -269,6 +337,7 @@ async fn scenario(
     place: &Placement,
     runs: usize,
     out: &std::path::Path,
+    postgres: &str,
 ) -> anyhow::Result<()> {
     let f = |k: &str| p[k].as_f64().unwrap_or(0.0);
     let list = |k: &str| -> Vec<f64> {
@@ -289,12 +358,26 @@ async fn scenario(
                 let counts: Vec<usize> = list("counts").into_iter().map(|c| c as usize).collect();
                 scenarios::s3(place, &counts, f("events") as u64, f("paced")).await?
             }
-            "s4" => {
+            "s4" | "s4pg" => {
+                let pg = (name == "s4pg").then_some(postgres);
                 let mut steps = vec![];
                 for rate in list("rates") {
-                    steps.push(scenarios::s4(place, f("conns") as usize, rate, f("secs")).await?);
+                    let conns = f("conns") as usize;
+                    steps.push(scenarios::s4(place, conns, rate, f("secs"), pg).await?);
                 }
                 json!({"steps": steps})
+            }
+            "s7" => {
+                let sizes = s7::S7 {
+                    postgres: postgres.to_owned(),
+                    bus: p["bus"].as_str().unwrap_or("nats").to_owned(),
+                    per_node: f("per_node") as usize,
+                    rate: f("rate"),
+                    secs: f("secs"),
+                    ramp: list("ramp"),
+                    ramp_secs: f("ramp_secs"),
+                };
+                s7::s7(place, &sizes).await?
             }
             "s5" => {
                 scenarios::s5(
