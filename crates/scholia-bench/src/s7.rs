@@ -164,10 +164,33 @@ async fn measure(h: &mut Held, rate: f64, secs: f64) -> anyhow::Result<Value> {
     }))
 }
 
-/// POSTs at a tenth of the rate for two seconds and throws the figures away (pools, caches).
-async fn warm_up(h: &mut Held, rate: f64) -> anyhow::Result<()> {
+/// One line of a phase's main figures, for the progress output.
+fn summary(step: &Value) -> String {
+    let ms = |k: &str, q: &str| step[k][q].as_f64().unwrap_or(f64::NAN) / 1000.0;
+    format!(
+        "{} POSTs ({} failed), {}/{} frames; POST → socket p50 {:.1} ms p99 {:.1} ms, \
+         cross-node p50 {:.1} ms p99 {:.1} ms; {:.0} deliveries/s, {:.0} µs CPU per delivery; \
+         gaps read {} polls {}",
+        step["posts"],
+        step["post_errors"],
+        step["received"],
+        step["expected"],
+        ms("latency_us", "p50"),
+        ms("latency_us", "p99"),
+        ms("cross_latency_us", "p50"),
+        ms("cross_latency_us", "p99"),
+        step["deliveries_per_sec"].as_f64().unwrap_or(f64::NAN),
+        step["cpu_us_per_delivery"].as_f64().unwrap_or(f64::NAN),
+        step["gap_reads"],
+        step["polls"]
+    )
+}
+
+/// POSTs at a tenth of the rate for two seconds (as long as the phase, if shorter) and throws
+/// the figures away (connection pools, caches).
+async fn warm_up(h: &mut Held, rate: f64, secs: f64) -> anyhow::Result<()> {
     let warm = (rate / 10.0).max(1.0);
-    measure(h, warm, 2.0).await?;
+    measure(h, warm, secs.min(2.0)).await?;
     Ok(())
 }
 
@@ -188,9 +211,9 @@ async fn with_bus(place: &Placement, p: &S7, url: &str) -> anyhow::Result<Value>
         other => other,
     };
     let mut h = Held::start(place, url, bus, p.per_node).await?;
-    warm_up(&mut h, p.rate).await?;
+    warm_up(&mut h, p.rate, p.secs).await?;
     let steady = measure(&mut h, p.rate, p.secs).await?;
-    eprintln!("  s7 with the bus ({bus}): {steady}");
+    eprintln!("  s7 with the bus ({bus}): {}", summary(&steady));
     let mut ramp = vec![];
     for &rate in &p.ramp {
         let step = measure(&mut h, rate, p.ramp_secs).await?;
@@ -218,7 +241,7 @@ async fn bus_stopped(place: &Placement, p: &S7, url: &str) -> anyhow::Result<Val
     let nats = PrivateNats::start().await?;
     let bus = nats.url.clone();
     let mut h = Held::start(place, url, &bus, p.per_node).await?;
-    warm_up(&mut h, p.rate).await?;
+    warm_up(&mut h, p.rate, p.secs).await?;
     nats.stop().await;
     // Every node has noticed (its feed reports down) before the measured POSTs.
     let down = wait_for(Duration::from_secs(15), async || {
@@ -230,7 +253,7 @@ async fn bus_stopped(place: &Placement, p: &S7, url: &str) -> anyhow::Result<Val
     })
     .await;
     let steady = measure(&mut h, p.rate, p.secs).await?;
-    eprintln!("  s7 bus stopped: {steady}");
+    eprintln!("  s7 bus stopped: {}", summary(&steady));
     h.quit().await;
     Ok(json!({"bus": bus, "feed_down_seen": down, "steady": steady}))
 }
