@@ -9,7 +9,9 @@
 //! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
 //! - [`driver`]: the server under test, workers, the server's metrics; [`post`]: paced POSTs.
-//! - [`scenarios`]: S1–S6. [`report`] (with `table`): medians, ranges, the table and the plot.
+//! - [`scenarios`]: S1–S6; [`s7`] (with [`cluster`]): three nodes on PostgreSQL, with and
+//!   without the bus (S4 also runs on PostgreSQL, `--database postgres`).
+//! - [`report`] (with `table`): medians, ranges, the table and the plot.
 //! - [`hist`], [`proc`]: latency histograms and `/proc` readings; [`calibrate`]: how fast the
 //!   machine is before each run.
 #![forbid(unsafe_code)]
@@ -22,6 +24,7 @@ pub mod post;
 pub mod proc;
 pub mod report;
 mod report_svg;
+mod runner;
 pub mod s7;
 pub mod scenarios;
 mod table;
@@ -248,14 +251,14 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let place = place()?;
             for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
                 let pg = &args.postgres_url;
-                scenario(s, &default_of(s), &place, args.runs, &args.out, pg).await?;
+                runner::scenario(s, &default_of(s), &place, args.runs, &args.out, pg).await?;
             }
             report::write(&args.out, &report)
         }
         s => {
             let (name, params) = params_of(&s);
             let pg = &args.postgres_url;
-            scenario(name, &params, &place()?, args.runs, &args.out, pg).await
+            runner::scenario(name, &params, &place()?, args.runs, &args.out, pg).await
         }
     }
 }
@@ -329,85 +332,4 @@ fn default_of(name: &str) -> Value {
     Wrap::try_parse_from(["bench", name])
         .map(|w| params_of(&w.s).1)
         .unwrap_or(Value::Null)
-}
-
-async fn scenario(
-    name: &str,
-    p: &Value,
-    place: &Placement,
-    runs: usize,
-    out: &std::path::Path,
-    postgres: &str,
-) -> anyhow::Result<()> {
-    let f = |k: &str| p[k].as_f64().unwrap_or(0.0);
-    let list = |k: &str| -> Vec<f64> {
-        p[k].as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect()
-    };
-    let mut results = vec![];
-    for r in 1..=runs {
-        eprintln!("{name}: run {r} of {runs} ({p})");
-        let calibration = calibrate::run(place).await?;
-        let mut v = match name {
-            "s1" => scenarios::s1(place, f("conns") as usize).await?,
-            "s2" => scenarios::s2(place, f("conns") as usize, &list("rates"), f("secs")).await?,
-            "s3" => {
-                let counts: Vec<usize> = list("counts").into_iter().map(|c| c as usize).collect();
-                scenarios::s3(place, &counts, f("events") as u64, f("paced")).await?
-            }
-            "s4" | "s4pg" => {
-                let pg = (name == "s4pg").then_some(postgres);
-                let mut steps = vec![];
-                for rate in list("rates") {
-                    let conns = f("conns") as usize;
-                    steps.push(scenarios::s4(place, conns, rate, f("secs"), pg).await?);
-                }
-                json!({"steps": steps})
-            }
-            "s7" => {
-                let sizes = s7::S7 {
-                    postgres: postgres.to_owned(),
-                    bus: p["bus"].as_str().unwrap_or("nats").to_owned(),
-                    per_node: f("per_node") as usize,
-                    rate: f("rate"),
-                    secs: f("secs"),
-                    ramp: list("ramp"),
-                    ramp_secs: f("ramp_secs"),
-                };
-                s7::s7(place, &sizes).await?
-            }
-            "s5" => {
-                scenarios::s5(
-                    place,
-                    f("idle") as usize,
-                    f("concurrency") as usize,
-                    f("secs"),
-                )
-                .await?
-            }
-            "s6" => {
-                let conns = f("conns") as usize;
-                let clean = scenarios::s6(place, conns, 0, f("rate"), f("secs")).await?;
-                let slow = scenarios::s6(place, conns, conns / 100, f("rate"), f("secs")).await?;
-                json!({"clean": clean, "slow": slow})
-            }
-            _ => anyhow::bail!("unknown scenario {name}"),
-        };
-        v["calibration"] = calibration;
-        // S7's result is long (three nodes, every ramp step): its phases printed their lines.
-        if name != "s7" {
-            eprintln!("{name}: run {r}: {v}");
-        }
-        results.push(v);
-    }
-    std::fs::create_dir_all(out)?;
-    let doc =
-        json!({"scenario": name, "params": p, "machine": report::machine(place), "runs": results});
-    let path = out.join(format!("{name}.json"));
-    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
-    eprintln!("{name}: wrote {}", path.display());
-    Ok(())
 }

@@ -81,7 +81,7 @@ impl Held {
 
     /// URI of POST k, spread over all URIs (as S4 does).
     fn uri_index(&self, k: usize) -> usize {
-        (k * 7919) % self.uris
+        uri_index(self.uris, k)
     }
 
     /// Subscribers of URI u: ten, fewer on the last one when the sockets are not a multiple.
@@ -95,6 +95,10 @@ impl Held {
         }
         self.cluster.stop().await;
     }
+}
+
+fn uri_index(uris: usize, k: usize) -> usize {
+    (k * 7919) % uris
 }
 
 /// Every node's [`COUNTERS`], by counter then node.
@@ -114,7 +118,7 @@ async fn measure(h: &mut Held, rate: f64, secs: f64) -> anyhow::Result<Value> {
     let cpu0 = h.cluster.cpu();
     let t0 = Instant::now();
     let uris = h.uris;
-    let uri = move |k: usize| format!("https://bench.example/s7/{}", (k * 7919) % uris);
+    let uri = move |k: usize| TEMPLATE.replace("{n}", &uri_index(uris, k).to_string());
     let posted = post_paced_over(&h.cluster.refs(), rate, count, 0, uri).await;
     // Exact when every POST succeeded; a failed one is not known by index, so then ten each.
     let expected = if posted.errors == 0 {
