@@ -283,3 +283,32 @@ pub async fn s7(place: &Placement, p: &S7) -> anyhow::Result<Value> {
         "with_bus": up, "bus_stopped": stopped,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ramp_step_holds_only_complete_on_time_and_at_rate() {
+        let ok = json!({"rate": 1000.0, "lost": 0, "post_errors": 0, "achieved_rate": 990.0,
+                        "latency_us": {"p99": 100_000.0}});
+        assert!(holds(&ok));
+        for (k, v) in [
+            ("lost", json!(1)),
+            ("post_errors", json!(2)),
+            ("achieved_rate", json!(800.0)),
+            ("latency_us", json!({"p99": 100_001.0})),
+        ] {
+            let mut bad = ok.clone();
+            bad[k] = v;
+            assert!(!holds(&bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn posts_spread_over_every_uri() {
+        let uris = 1500;
+        let hit: std::collections::HashSet<usize> = (0..uris).map(|k| uri_index(uris, k)).collect();
+        assert_eq!(hit.len(), uris);
+    }
+}

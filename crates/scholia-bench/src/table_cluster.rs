@@ -114,7 +114,7 @@ pub(super) fn s7(dir: &Path, rows: &mut Vec<Row>) {
     }
     rows.push(info(
         "S7",
-        "seq gaps filled from the log, bus up (all nodes)".into(),
+        "log reads to fill seq gaps, bus up (all nodes; `scholia_log_gap_reads_total`)".into(),
         runs(&d).map(|r| up(r, "gap_reads")).collect(),
         "",
     ));
