@@ -152,7 +152,8 @@ pub enum Scenario {
         ramp: Vec<f64>,
         #[arg(long, default_value_t = 10.0)]
         ramp_secs: f64,
-        /// A smoke run: 3 × 50 sockets, 50 POST/s for 5 s, ramp 50,100 for 2 s each.
+        /// A smoke run: 3 × 200 sockets, 50 POST/s for 5 s, ramp 50,100 for 2 s each (60 URIs,
+        /// so no socket is sent more than the server's 2 writes/s pacing).
         #[arg(long)]
         quick: bool,
     },
@@ -302,7 +303,7 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
             quick: true, bus, ..
         } => (
             "s7",
-            json!({"per_node": 50, "rate": 50.0, "secs": 5.0, "bus": bus,
+            json!({"per_node": 200, "rate": 50.0, "secs": 5.0, "bus": bus,
                    "ramp": [50.0, 100.0], "ramp_secs": 2.0}),
         ),
         Scenario::S7 {
