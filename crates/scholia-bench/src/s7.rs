@@ -200,7 +200,7 @@ async fn warm_up(h: &mut Held, rate: f64, secs: f64) -> anyhow::Result<()> {
 
 /// A ramp step holds when every POST succeeded at (nearly) the asked rate, every subscriber
 /// got its frame, and POST → socket p99 stayed within 100 ms.
-fn holds(step: &Value) -> bool {
+pub(crate) fn holds(step: &Value) -> bool {
     let rate = step["rate"].as_f64().unwrap_or(0.0);
     step["lost"].as_u64() == Some(0)
         && step["post_errors"].as_u64() == Some(0)

@@ -147,7 +147,8 @@ pub(super) fn s7(dir: &Path, rows: &mut Vec<Row>) {
         // The default poll interval (250 ms) + 25 ms; the metric names the one the run used.
         minimum: format!("≤ {}", poll + 25.0),
         goal: "–".into(),
-        meets: |v| (v <= 275.0, true),
+        // No goal beyond the minimum: "minimum met" at best.
+        meets: |v| (v <= 275.0, false),
     });
     rows.push(info(
         "S7",
@@ -157,9 +158,23 @@ pub(super) fn s7(dir: &Path, rows: &mut Vec<Row>) {
             .collect(),
         "",
     ));
+    // Where the ramp's last step still held, the cluster may sustain more than the ramp asked.
+    let topped = runs(&d).any(|r| {
+        r["with_bus"]["ramp"]
+            .as_array()
+            .and_then(|steps| steps.last())
+            .is_some_and(super::s7::holds)
+    });
+    let bound = if topped {
+        " (the ramp's top step held: a lower bound)"
+    } else {
+        ""
+    };
     rows.push(Row {
         scenario: "S7",
-        metric: "POST/s the cluster sustains on PostgreSQL (open loop, p99 ≤ 100 ms)".into(),
+        metric: format!(
+            "POST/s the cluster sustains on PostgreSQL (open loop, p99 ≤ 100 ms){bound}"
+        ),
         values: runs(&d)
             .map(|r| num(&r["with_bus"]["sustained_post_per_sec"]))
             .collect(),
