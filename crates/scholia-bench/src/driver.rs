@@ -57,12 +57,14 @@ pub fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// A `scholia serve` started for one run, on a fresh SQLite database, removed when dropped.
+/// A `scholia serve` started for one run, on a fresh SQLite database (removed when dropped) or
+/// on a PostgreSQL URL the caller owns (S4 on PostgreSQL, S7's nodes).
 pub struct Server {
     child: Child,
     /// The `scholia` binary, for the admin commands.
     bin: PathBuf,
     dir: PathBuf,
+    database_url: Option<String>,
     pub addr: SocketAddr,
     pub pid: u32,
     pub token: String,
@@ -73,6 +75,18 @@ impl Server {
     /// Starts the server with the in-process publish path mounted, and a user `bench` with a
     /// developer token. `env` adds settings (`SCHOLIA_*`).
     pub async fn start(place: &Placement, env: &[(&str, String)]) -> anyhow::Result<Server> {
+        Server::start_on(place, None, None, env).await
+    }
+
+    /// As [`Server::start`], on `database_url` when given (else a fresh SQLite file). A node
+    /// that joins a database another node seeded takes that node's token (`token`) rather
+    /// than adding the user again.
+    pub async fn start_on(
+        place: &Placement,
+        database_url: Option<&str>,
+        token: Option<&str>,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
         static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("scholia-bench-{}-{n}", std::process::id()));
@@ -82,9 +96,11 @@ impl Server {
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let mut cmd = command(&place.server_cpus, &place.server_bin);
-        cmd.arg("--data-dir")
-            .arg(&dir)
-            .args(["serve", "--bench-endpoints", "--listen", &addr.to_string()])
+        cmd.arg("--data-dir").arg(&dir);
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd.args(["serve", "--bench-endpoints", "--listen", &addr.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -101,6 +117,7 @@ impl Server {
             child,
             bin: place.server_bin.clone(),
             dir,
+            database_url: database_url.map(str::to_owned),
             addr,
             pid,
             token: String::new(),
@@ -113,18 +130,23 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        server.admin(&["user", "add", "bench"]).await?;
-        server.token = server.admin(&["token", "create", "bench"]).await?;
+        server.token = match token {
+            Some(t) => t.to_owned(),
+            None => {
+                server.admin(&["user", "add", "bench"]).await?;
+                server.admin(&["token", "create", "bench"]).await?
+            }
+        };
         Ok(server)
     }
 
     async fn admin(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new(&self.bin)
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(args)
-            .output()
-            .await?;
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--data-dir").arg(&self.dir);
+        if let Some(url) = &self.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let out = cmd.args(args).output().await?;
         if !out.status.success() {
             bail!("scholia {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -181,6 +203,15 @@ impl Server {
 
     pub fn fds(&self) -> usize {
         proc::fd_count(self.pid)
+    }
+}
+
+impl Server {
+    /// Kills the server and waits until it has exited, so that its database connections are
+    /// gone before the caller drops the schema they used.
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
     }
 }
 
@@ -254,6 +285,8 @@ pub struct Received {
     pub frames: u64,
     pub bytes: u64,
     pub latency: Histogram,
+    /// Latency at sockets on a node other than the one the POST went through (S7).
+    pub cross: Histogram,
     /// Per event: publish → arrival at the last socket, in ns.
     pub last_arrival: Histogram,
     pub ended: u64,
@@ -270,6 +303,9 @@ impl Received {
             out.ended += r["ended"].as_u64().unwrap_or(0);
             let h: Histogram = serde_json::from_value(r["latency"].clone())?;
             out.latency.merge(&h);
+            if let Ok(c) = serde_json::from_value::<Histogram>(r["cross"].clone()) {
+                out.cross.merge(&c);
+            }
             for pair in r["last_arrival"].as_array().into_iter().flatten() {
                 let (s, l) = (pair[0].as_u64().unwrap_or(0), pair[1].as_u64().unwrap_or(0));
                 let e = last.entry(s).or_default();

@@ -9,20 +9,26 @@
 //! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
 //! - [`driver`]: the server under test, workers, the server's metrics; [`post`]: paced POSTs.
-//! - [`scenarios`]: S1–S6. [`report`] (with `table`): medians, ranges, the table and the plot.
+//! - [`scenarios`]: S1–S6; [`s7`] (with [`cluster`]): three nodes on PostgreSQL, with and
+//!   without the bus (S4 also runs on PostgreSQL, `--database postgres`).
+//! - [`report`] (with `table`): medians, ranges, the table and the plot.
 //! - [`hist`], [`proc`]: latency histograms and `/proc` readings; [`calibrate`]: how fast the
 //!   machine is before each run.
 #![forbid(unsafe_code)]
 
 pub mod calibrate;
+pub mod cluster;
 pub mod driver;
 pub mod hist;
 pub mod post;
 pub mod proc;
 pub mod report;
 mod report_svg;
+mod runner;
+pub mod s7;
 pub mod scenarios;
 mod table;
+mod table_cluster;
 pub mod worker;
 pub mod wsclient;
 
@@ -55,6 +61,10 @@ pub struct BenchArgs {
     /// The `scholia` server binary to start (default: `scholia` next to this executable).
     #[arg(long, global = true, env = "SCHOLIA_BIN", value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
+    /// The PostgreSQL for S7 and S4 on PostgreSQL; each run gets a schema of its own there.
+    #[arg(long, global = true, env = "SCHOLIA_BENCH_POSTGRES_URL",
+          default_value = cluster::DEFAULT_POSTGRES)]
+    pub postgres_url: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,6 +103,10 @@ pub enum Scenario {
         rates: Vec<f64>,
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
+        /// `sqlite` (a fresh file) or `postgres` (one node on a fresh schema of
+        /// --postgres-url; results go to s4pg.json, beside the SQLite ones).
+        #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+        database: String,
     },
     /// S5: connect/subscribe/receive/close churn beside idle sockets.
     S5 {
@@ -112,6 +126,36 @@ pub enum Scenario {
         rate: f64,
         #[arg(long, default_value_t = 30.0)]
         secs: f64,
+    },
+    /// S7: three nodes on one PostgreSQL schema; cross-node POST → socket latency with the
+    /// bus up, a write-throughput ramp, then the same with the bus stopped.
+    S7 {
+        /// Sockets on each of the three nodes (ten per URI, interleaved over the nodes).
+        #[arg(long, default_value_t = 5_000)]
+        per_node: usize,
+        /// POSTs per second, round-robin over the nodes.
+        #[arg(long, default_value_t = 300.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
+        secs: f64,
+        /// The bus of the first phase: `nats` (the shared server on 127.0.0.1:4222),
+        /// `nats://HOST:PORT` or `postgres`. The bus-stopped phase always uses a private
+        /// nats-server it stops.
+        #[arg(long, default_value = "nats")]
+        bus: String,
+        /// POST/s steps of the write-throughput ramp, until p99 passes 100 ms.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "300,500,750,1000,1500,2000,3000"
+        )]
+        ramp: Vec<f64>,
+        #[arg(long, default_value_t = 10.0)]
+        ramp_secs: f64,
+        /// A smoke run: 3 × 200 sockets, 50 POST/s for 5 s, ramp 50,100 for 2 s each (60 URIs,
+        /// so no socket is sent more than the server's 2 writes/s pacing).
+        #[arg(long)]
+        quick: bool,
     },
     /// Every scenario with its defaults, then BENCHMARKS.md and the SVG plot.
     All {
@@ -207,13 +251,15 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Scenario::All { report } => {
             let place = place()?;
             for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
-                scenario(s, &default_of(s), &place, args.runs, &args.out).await?;
+                let pg = &args.postgres_url;
+                runner::scenario(s, &default_of(s), &place, args.runs, &args.out, pg).await?;
             }
             report::write(&args.out, &report)
         }
         s => {
             let (name, params) = params_of(&s);
-            scenario(name, &params, &place()?, args.runs, &args.out).await
+            let pg = &args.postgres_url;
+            runner::scenario(name, &params, &place()?, args.runs, &args.out, pg).await
         }
     }
 }
@@ -233,9 +279,15 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
             "s3",
             json!({"counts": counts, "events": events, "paced": paced}),
         ),
-        Scenario::S4 { conns, rates, secs } => {
-            ("s4", json!({"conns": conns, "rates": rates, "secs": secs}))
-        }
+        Scenario::S4 {
+            conns,
+            rates,
+            secs,
+            database,
+        } => (
+            if database == "postgres" { "s4pg" } else { "s4" },
+            json!({"conns": conns, "rates": rates, "secs": secs, "database": database}),
+        ),
         Scenario::S5 {
             idle,
             concurrency,
@@ -247,6 +299,26 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
         Scenario::S6 { conns, rate, secs } => {
             ("s6", json!({"conns": conns, "rate": rate, "secs": secs}))
         }
+        Scenario::S7 {
+            quick: true, bus, ..
+        } => (
+            "s7",
+            json!({"per_node": 200, "rate": 50.0, "secs": 5.0, "bus": bus,
+                   "ramp": [50.0, 100.0], "ramp_secs": 2.0}),
+        ),
+        Scenario::S7 {
+            per_node,
+            rate,
+            secs,
+            bus,
+            ramp,
+            ramp_secs,
+            ..
+        } => (
+            "s7",
+            json!({"per_node": per_node, "rate": rate, "secs": secs, "bus": bus,
+                   "ramp": ramp, "ramp_secs": ramp_secs}),
+        ),
         _ => ("", Value::Null),
     }
 }
@@ -261,67 +333,4 @@ fn default_of(name: &str) -> Value {
     Wrap::try_parse_from(["bench", name])
         .map(|w| params_of(&w.s).1)
         .unwrap_or(Value::Null)
-}
-
-async fn scenario(
-    name: &str,
-    p: &Value,
-    place: &Placement,
-    runs: usize,
-    out: &std::path::Path,
-) -> anyhow::Result<()> {
-    let f = |k: &str| p[k].as_f64().unwrap_or(0.0);
-    let list = |k: &str| -> Vec<f64> {
-        p[k].as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect()
-    };
-    let mut results = vec![];
-    for r in 1..=runs {
-        eprintln!("{name}: run {r} of {runs} ({p})");
-        let calibration = calibrate::run(place).await?;
-        let mut v = match name {
-            "s1" => scenarios::s1(place, f("conns") as usize).await?,
-            "s2" => scenarios::s2(place, f("conns") as usize, &list("rates"), f("secs")).await?,
-            "s3" => {
-                let counts: Vec<usize> = list("counts").into_iter().map(|c| c as usize).collect();
-                scenarios::s3(place, &counts, f("events") as u64, f("paced")).await?
-            }
-            "s4" => {
-                let mut steps = vec![];
-                for rate in list("rates") {
-                    steps.push(scenarios::s4(place, f("conns") as usize, rate, f("secs")).await?);
-                }
-                json!({"steps": steps})
-            }
-            "s5" => {
-                scenarios::s5(
-                    place,
-                    f("idle") as usize,
-                    f("concurrency") as usize,
-                    f("secs"),
-                )
-                .await?
-            }
-            "s6" => {
-                let conns = f("conns") as usize;
-                let clean = scenarios::s6(place, conns, 0, f("rate"), f("secs")).await?;
-                let slow = scenarios::s6(place, conns, conns / 100, f("rate"), f("secs")).await?;
-                json!({"clean": clean, "slow": slow})
-            }
-            _ => anyhow::bail!("unknown scenario {name}"),
-        };
-        v["calibration"] = calibration;
-        eprintln!("{name}: run {r}: {v}");
-        results.push(v);
-    }
-    std::fs::create_dir_all(out)?;
-    let doc =
-        json!({"scenario": name, "params": p, "machine": report::machine(place), "runs": results});
-    let path = out.join(format!("{name}.json"));
-    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
-    eprintln!("{name}: wrote {}", path.display());
-    Ok(())
 }

@@ -13,9 +13,16 @@ use super::wsclient::now_ns;
 
 /// The body of a stamped annotation on `uri`, padded to about `text_bytes` of text.
 pub fn annotation_body(uri: &str, text_bytes: usize) -> Value {
+    body_via(uri, text_bytes, None)
+}
+
+/// As [`annotation_body`], tagged `bnode:<j>` with the node it is posted through (S7), so a
+/// receiving worker can tell cross-node deliveries.
+fn body_via(uri: &str, text_bytes: usize, node: Option<usize>) -> Value {
+    let via = node.map(|j| format!("bnode:{j};")).unwrap_or_default();
     json!({
         "uri": uri,
-        "text": format!("bstamp:{};{}", now_ns(), "x".repeat(text_bytes)),
+        "text": format!("bstamp:{};{via}{}", now_ns(), "x".repeat(text_bytes)),
         "tags": ["bench"],
         "group": "__world__",
         "permissions": {"read": ["group:__world__"]},
@@ -45,6 +52,18 @@ pub async fn post_paced(
     text_bytes: usize,
     uri_of: impl Fn(usize) -> String,
 ) -> Posted {
+    post_paced_over(&[server], rate, count, text_bytes, uri_of).await
+}
+
+/// As [`post_paced`], POST k going through `servers[k % n]` (round-robin over a cluster's
+/// nodes); with several nodes each is tagged with the node's index.
+pub async fn post_paced_over(
+    servers: &[&Server],
+    rate: f64,
+    count: usize,
+    text_bytes: usize,
+    uri_of: impl Fn(usize) -> String,
+) -> Posted {
     let gate = Arc::new(Semaphore::new(512));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
@@ -52,11 +71,14 @@ pub async fn post_paced(
         let due = started + Duration::from_secs_f64(k as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
         let permit = gate.clone().acquire_owned().await;
+        let j = k % servers.len();
+        let server = servers[j];
+        let node = (servers.len() > 1).then_some(j);
         let req = server
             .http
             .post(server.url("/api/annotations"))
             .bearer_auth(&server.token)
-            .json(&annotation_body(&uri_of(k), text_bytes));
+            .json(&body_via(&uri_of(k), text_bytes, node));
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
             let ok = req.send().await.is_ok_and(|r| r.status().is_success());

@@ -103,7 +103,7 @@ pub fn write(dir: &Path, report: &Path) -> anyhow::Result<()> {
         dir.display()
     );
     let mut md = String::new();
-    let machine = ["s1", "s2", "s3", "s4", "s5", "s6"]
+    let machine = ["s1", "s2", "s3", "s4", "s5", "s6", "s4pg", "s7"]
         .iter()
         .find_map(|s| load(dir, s))
         .map(|d| d["machine"].clone())

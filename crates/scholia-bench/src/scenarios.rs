@@ -6,20 +6,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::cluster::Schema;
 use super::driver::{Placement, Received, Server, Worker, drain, hold, wait_for};
 use super::hist::Histogram;
 use super::post::post_paced;
 use super::proc;
 
 /// Connections per worker process (the open-file cap is 20,000 per process).
-const PER_WORKER: usize = 10_000;
+pub(crate) const PER_WORKER: usize = 10_000;
 
 fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
 /// Quantiles plus a percentile curve (for the plot).
-fn quantiles_us(h: &Histogram) -> Value {
+pub(crate) fn quantiles_us(h: &Histogram) -> Value {
     let qs = [
         0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0,
     ];
@@ -182,9 +183,35 @@ pub async fn s3(
     Ok(json!({"points": points}))
 }
 
-/// S4: 10 sockets per URI; annotations POSTed at a steady rate, each matching one URI.
-pub async fn s4(place: &Placement, conns: usize, rate: f64, secs: f64) -> anyhow::Result<Value> {
-    let server = Server::start(place, &[]).await?;
+/// S4: 10 sockets per URI; annotations POSTed at a steady rate, each matching one URI. On
+/// SQLite, or with `postgres` (a base URL) on a fresh schema there, dropped afterwards.
+pub async fn s4(
+    place: &Placement,
+    conns: usize,
+    rate: f64,
+    secs: f64,
+    postgres: Option<&str>,
+) -> anyhow::Result<Value> {
+    let Some(base) = postgres else {
+        let server = Server::start(place, &[]).await?;
+        return s4_on(place, server, conns, rate, secs).await;
+    };
+    let schema = Schema::create(base).await?;
+    let result = match Server::start_on(place, Some(&schema.url()), None, &[]).await {
+        Ok(server) => s4_on(place, server, conns, rate, secs).await,
+        Err(e) => Err(e),
+    };
+    schema.drop_now().await?;
+    result
+}
+
+async fn s4_on(
+    place: &Placement,
+    server: Server,
+    conns: usize,
+    rate: f64,
+    secs: f64,
+) -> anyhow::Result<Value> {
     let uris = (conns / 10).max(1);
     let template = "https://bench.example/s4/{n}";
     let (mut workers, _) = hold(place, &server, conns, PER_WORKER, template, 10, &[]).await?;
@@ -199,6 +226,8 @@ pub async fn s4(place: &Placement, conns: usize, rate: f64, secs: f64) -> anyhow
     let cpu = server.cpu() - cpu0;
     let got = Received::collect(&mut workers).await?;
     quit(workers).await;
+    // Exited before the caller drops its PostgreSQL schema.
+    server.stop().await;
     Ok(json!({
         "conns": conns, "rate": rate, "posts": posted.ok, "post_errors": posted.errors,
         "achieved_rate": posted.ok as f64 / posted.secs,

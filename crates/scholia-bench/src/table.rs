@@ -206,6 +206,7 @@ pub(super) fn rows(dir: &Path) -> Vec<Row> {
             }
         }
     }
+    super::table_cluster::s4pg(dir, &mut rows);
     if let Some(d) = load(dir, "s5") {
         rows.push(Row {
             scenario: "S5",
@@ -288,5 +289,6 @@ pub(super) fn rows(dir: &Path) -> Vec<Row> {
             meets: |v| (true, v <= 5.0),
         });
     }
+    super::table_cluster::s7(dir, &mut rows);
     rows
 }

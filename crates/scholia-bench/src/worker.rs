@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::hist::Histogram;
-use super::wsclient::{Conn, OP_CLOSE, OP_TEXT, find, now_ns, stamp_of};
+use super::wsclient::{Conn, OP_CLOSE, OP_TEXT, find, node_of, now_ns, stamp_of};
 
 /// Source addresses rotated over per worker (each gives ~28k ports per destination).
 const SOURCES: u32 = 64;
@@ -48,6 +48,16 @@ pub struct HoldArgs {
     /// Second octet of this worker's source addresses (127.B.x.y).
     #[arg(long, default_value_t = 1)]
     pub source_block: u8,
+    /// Index of connection i is (offset + i) × stride + phase: S7 interleaves the sockets of
+    /// three nodes (node j holds j, j + 3, …) so that each URI's ten sockets span the nodes.
+    #[arg(long, default_value_t = 1)]
+    pub index_stride: usize,
+    #[arg(long, default_value_t = 0)]
+    pub index_phase: usize,
+    /// The node these connections are on: frames of POSTs tagged `bnode:` with another node
+    /// count as cross-node too.
+    #[arg(long)]
+    pub node: Option<usize>,
     /// Connections being opened at once.
     #[arg(long, default_value_t = 500)]
     pub in_flight: usize,
@@ -97,13 +107,15 @@ struct Stats {
     frames: u64,
     bytes: u64,
     latency: Histogram,
+    /// Latency of frames whose POST went through another node (with `--node`).
+    cross: Histogram,
     /// Per event (by stamp): the latest arrival, to measure publish → last socket.
     last_arrival: HashMap<u64, u64>,
     ended: u64,
     errors: u64,
 }
 
-fn record(stats: &Mutex<Stats>, payload: &[u8]) {
+fn record(stats: &Mutex<Stats>, node: Option<usize>, payload: &[u8]) {
     let now = now_ns();
     let mut s = stats.lock().expect("stats");
     s.frames += 1;
@@ -111,6 +123,11 @@ fn record(stats: &Mutex<Stats>, payload: &[u8]) {
     if let Some(stamp) = stamp_of(payload) {
         let lat = now.saturating_sub(stamp);
         s.latency.record(lat);
+        if let (Some(mine), Some(writer)) = (node, node_of(payload))
+            && mine != writer
+        {
+            s.cross.record(lat);
+        }
         let e = s.last_arrival.entry(stamp).or_default();
         *e = (*e).max(lat);
     }
@@ -135,7 +152,7 @@ async fn open(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
 /// Upgrades, subscribes and waits for the reply to a ping sent after the filter, which the
 /// server answers only once the filter is in force.
 async fn open_once(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
-    let index = args.offset + i;
+    let index = (args.offset + i) * args.index_stride.max(1) + args.index_phase;
     let path = match &args.token {
         Some(t) => format!("/ws?access_token={t}"),
         None => "/ws".to_owned(),
@@ -198,7 +215,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<()> {
                 match conn
                     .next_frame(|op, p| {
                         if op == OP_TEXT {
-                            record(&stats, p)
+                            record(&stats, args.node, p)
                         }
                     })
                     .await
@@ -242,7 +259,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<()> {
                 println!(
                     "{}",
                     json!({"event": "report", "frames": s.frames, "bytes": s.bytes,
-                           "latency": s.latency, "last_arrival": last,
+                           "latency": s.latency, "cross": s.cross, "last_arrival": last,
                            "ended": s.ended, "errors": s.errors})
                 );
             }

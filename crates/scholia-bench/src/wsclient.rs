@@ -190,6 +190,19 @@ pub fn stamp_of(frame: &[u8]) -> Option<u64> {
         .ok()
 }
 
+/// The node a POST went through, from the `bnode:<j>` its text carries (S7), if any.
+pub fn node_of(frame: &[u8]) -> Option<usize> {
+    let at = find(frame, b"bnode:")? + 6;
+    let digits = frame[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&frame[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// Wall-clock time in ns since the epoch: events are stamped by one process and received by
 /// another on the same host, so both read the same clock.
 pub fn now_ns() -> u64 {
@@ -209,5 +222,7 @@ mod tests {
             br#"{"type":"annotation-notification","payload":[{"text":"bstamp:1234567;xxxx"}]}"#;
         assert_eq!(stamp_of(frame), Some(1_234_567));
         assert_eq!(stamp_of(b"{\"text\":\"hello\"}"), None);
+        assert_eq!(node_of(b"{\"text\":\"bstamp:5;bnode:2;xx\"}"), Some(2));
+        assert_eq!(node_of(frame), None);
     }
 }

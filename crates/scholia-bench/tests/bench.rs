@@ -168,3 +168,80 @@ fn a_missing_server_binary_is_named_before_anything_runs() {
     );
     assert!(!dir.path().join("results").exists());
 }
+
+/// The PostgreSQL to run the cluster smoke test on: `SCHOLIA_TEST_POSTGRES_URL`. Without it the
+/// test says so and passes, except under CI, where a missing database must fail.
+fn postgres_url() -> Option<String> {
+    match std::env::var("SCHOLIA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but SCHOLIA_TEST_POSTGRES_URL is unset: the S7 smoke test needs PostgreSQL"
+            );
+            eprintln!("SCHOLIA_TEST_POSTGRES_URL is unset: skipping the S7 smoke test");
+            None
+        }
+    }
+}
+
+/// S7 at its smallest (3 × 4 sockets, 10 POST/s for a second, one ramp step): three real nodes
+/// on a real PostgreSQL schema, the shared NATS, then a private nats-server that is stopped.
+/// Every POST must reach every socket of its URI on every node in both phases, and the schemas
+/// must be gone afterwards.
+#[test]
+fn a_small_s7_run_delivers_every_post_on_every_node() {
+    let Some(pg) = postgres_url() else { return };
+    ensure_server_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results");
+    let child = Command::new(BIN)
+        .args(["s7", "--per-node", "4", "--rate", "10", "--secs", "1"])
+        .args(["--ramp", "10", "--ramp-secs", "1", "--runs", "1"])
+        .args(["--server-cpus", "none", "--load-cpus", "none"])
+        .arg("--postgres-url")
+        .arg(&pg)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = child.wait_with_output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("s7.json")).unwrap()).unwrap();
+    let r = &result["runs"][0];
+    assert_eq!(r["sockets"], 12, "{r}");
+    // URI 0 has ten subscribers and URI 1 two; ten POSTs alternate between them.
+    for phase in [&r["with_bus"]["steady"], &r["bus_stopped"]["steady"]] {
+        assert_eq!(phase["posts"], 10, "{phase}");
+        assert_eq!(phase["post_errors"], 0, "{phase}");
+        assert_eq!(phase["expected"], 60, "{phase}");
+        assert_eq!(phase["received"], 60, "{phase}");
+        let per_node: Vec<u64> = (0..3)
+            .map(|j| phase["nodes"][j]["deliveries"].as_u64().unwrap())
+            .collect();
+        assert!(per_node.iter().all(|&n| n > 0), "{phase}");
+        assert!(
+            phase["cross_latency_us"]["count"].as_u64().unwrap() > 0,
+            "{phase}"
+        );
+    }
+    assert_eq!(r["bus_stopped"]["feed_down_seen"], true, "{r}");
+    assert_eq!(r["with_bus"]["ramp"][0]["lost"], 0, "{r}");
+    let left = Command::new("psql")
+        .arg(&pg)
+        .args(["-Atc"])
+        .arg(format!(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'scholia_bench_{pid}\\_%'"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "0");
+}
