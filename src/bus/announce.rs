@@ -91,8 +91,9 @@ impl Announcer {
             tracing::debug!(seq = change.seq, error = %e, "announcement left to the change log");
         }
         if let Err(e) = self.feed.publish(&change).await {
+            // Per write, so at debug: the engine logs when it goes down and comes back.
             metrics::counter!("scholia_feed_publish_errors_total").increment(1);
-            tracing::warn!(seq = change.seq, engine = self.feed.engine(), error = %e,
+            tracing::debug!(seq = change.seq, engine = self.feed.engine(), error = %e,
                 "the change feed refused a change; other nodes will read it from the log");
         }
     }

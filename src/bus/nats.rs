@@ -42,6 +42,17 @@ impl NatsFeed {
             .no_echo()
             .retry_on_initial_connect()
             .name("scholia")
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        tracing::info!("change feed (nats): connected");
+                    }
+                    async_nats::Event::Disconnected => tracing::warn!(
+                        "change feed (nats): disconnected; polling the change log until it is back"
+                    ),
+                    other => tracing::debug!(event = %other, "change feed (nats)"),
+                }
+            })
             .connect(url)
             .await
             .map_err(unavailable)?;
@@ -64,6 +75,12 @@ impl ChangeFeed for NatsFeed {
 
     fn publish<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>> {
         Box::pin(async move {
+            // While disconnected the client would queue messages, and once its queue is full a
+            // publish would wait: never make a write wait for the bus. Other nodes find the
+            // change in the log.
+            if !self.is_up() {
+                return Err(unavailable("not connected"));
+            }
             self.client
                 .publish(self.subject.clone(), wire::encode(change).into())
                 .await
