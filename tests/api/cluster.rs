@@ -131,8 +131,9 @@ async fn a_join_on_one_node_reaches_the_users_sockets_on_another(bus: String) {
     let nodes = cluster(&bus, 3, 600_000).await;
     let (_, alice) = nodes[0].user("alice").await;
     let (_, bob) = nodes[0].user("bob").await;
+    let uri = "https://cluster.example/members";
     let mut bobs = nodes[2].ws(Some(&bob)).await;
-    bobs.subscribe_uri("https://cluster.example/none").await;
+    bobs.subscribe_uri(uri).await;
     let (status, group) = nodes[0]
         .post(
             "/api/groups",
@@ -142,6 +143,10 @@ async fn a_join_on_one_node_reaches_the_users_sockets_on_another(bus: String) {
         .await;
     assert!(status.is_success(), "{group}");
     let pubid = group["id"].as_str().unwrap();
+    // Before bob joins, the group's annotations are not his to see, on any node.
+    nodes[0]
+        .shared(&alice, pubid, uri, "members only, before")
+        .await;
     let (status, body) = nodes[1]
         .post(
             &format!("/api/groups/{pubid}/members/me"),
@@ -169,6 +174,13 @@ async fn a_join_on_one_node_reaches_the_users_sockets_on_another(bus: String) {
         .rfind(|c| c.action == scholia::store::ChangeAction::GroupJoin)
         .unwrap();
     assert_eq!(event["seq"].as_i64(), Some(joined.seq));
+    // The membership made through node 1 governs delivery on node 2 from the next change: the
+    // next event bob gets is the one written after he joined (the earlier one never came).
+    let after = nodes[0]
+        .shared(&alice, pubid, uri, "members only, after")
+        .await;
+    let event = bobs.event().await;
+    assert_eq!(notification(&event).1["id"], after["id"], "{event}");
     for node in nodes {
         node.stop().await.unwrap();
     }
