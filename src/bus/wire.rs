@@ -1,9 +1,9 @@
 //! A change as the feed engines that carry it put it on the wire: JSON, the change log's own
 //! columns. A message that does not parse is dropped (the log still has the change).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::store::{Change, ChangeAction};
+use crate::store::{Change, ChangeRow};
 
 #[derive(Serialize)]
 struct Out<'a> {
@@ -13,18 +13,6 @@ struct Out<'a> {
     userid: Option<&'a str>,
     groupid: Option<&'a str>,
     src_client_id: Option<&'a str>,
-    created: i64,
-}
-
-/// Owned, since JSON strings with escapes cannot be borrowed from the message.
-#[derive(Deserialize)]
-struct In {
-    seq: i64,
-    action: String,
-    annotation_id: Option<String>,
-    userid: Option<String>,
-    groupid: Option<String>,
-    src_client_id: Option<String>,
     created: i64,
 }
 
@@ -42,22 +30,17 @@ pub fn encode(change: &Change) -> Vec<u8> {
     serde_json::to_vec(&wire).unwrap_or_default()
 }
 
+/// A change read off the wire, decoded as a change-log row is (an unknown action is dropped).
 pub fn decode(bytes: &[u8]) -> Option<Change> {
-    let wire: In = serde_json::from_slice(bytes).ok()?;
-    Some(Change {
-        seq: wire.seq,
-        action: wire.action.parse::<ChangeAction>().ok()?,
-        annotation_id: wire.annotation_id,
-        userid: wire.userid,
-        groupid: wire.groupid,
-        src_client_id: wire.src_client_id,
-        created: wire.created,
-    })
+    serde_json::from_slice::<ChangeRow>(bytes)
+        .ok()?
+        .into_change()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ChangeAction;
 
     #[test]
     fn a_change_survives_the_wire_and_garbage_does_not_parse() {

@@ -42,6 +42,7 @@ pub use exec::HeldConnection;
 pub use groups::{MembershipChange, NewGroup};
 pub use handle::Store;
 pub use routing::RoutingFacts;
+pub(crate) use rows::ChangeRow;
 pub use search::{SearchQuery, SearchResult, SortField};
 pub use tokens::{AuthClient, OAuthTokens, TokenLookup};
 pub use users::NewUser;

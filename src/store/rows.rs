@@ -172,7 +172,8 @@ impl From<AnnotationRow> for Annotation {
     }
 }
 
-#[derive(sqlx::FromRow)]
+/// A change-log row as stored, and as the change feed carries it (same fields, as JSON).
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct ChangeRow {
     seq: i64,
     action: String,

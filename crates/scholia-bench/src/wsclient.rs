@@ -179,20 +179,17 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The `bstamp:<unix ns>;` a benchmark event carries in its text, if any.
 pub fn stamp_of(frame: &[u8]) -> Option<u64> {
-    let at = find(frame, b"bstamp:")? + 7;
-    let digits = frame[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&frame[at..at + digits])
-        .ok()?
-        .parse()
-        .ok()
+    number_after(frame, b"bstamp:")
 }
 
 /// The node a POST went through, from the `bnode:<j>` its text carries (S7), if any.
 pub fn node_of(frame: &[u8]) -> Option<usize> {
-    let at = find(frame, b"bnode:")? + 6;
+    number_after(frame, b"bnode:")
+}
+
+/// The decimal number right after the first `tag` in `frame`.
+fn number_after<N: std::str::FromStr>(frame: &[u8], tag: &[u8]) -> Option<N> {
+    let at = find(frame, tag)? + tag.len();
     let digits = frame[at..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
