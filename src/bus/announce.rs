@@ -20,7 +20,7 @@ pub(super) const INBOX: usize = 4096;
 
 /// What a create's request and transaction already knew about the new annotation: everything
 /// routing its event needs besides current viewer state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Known {
     /// The annotation as stored.
     pub annotation: Annotation,
@@ -82,6 +82,11 @@ impl Announcer {
     /// the log, so whatever does not arrive here is read from there.
     pub async fn announce(&self, announcement: Announcement) {
         let change = announcement.change.clone();
+        // Kept for the feed only when it will carry it (a clone of the annotation per write).
+        let known = match self.feed.carries_known() {
+            true => announcement.known.clone(),
+            false => None,
+        };
         // Before the write answers: a socket that subscribes after that never gets this change.
         self.watermark.raise(change.seq);
         if let Err(e) = self.inbox.try_send(announcement) {
@@ -90,7 +95,7 @@ impl Announcer {
             metrics::counter!("scholia_announce_dropped_total").increment(1);
             tracing::debug!(seq = change.seq, error = %e, "announcement left to the change log");
         }
-        if let Err(e) = self.feed.publish(&change).await {
+        if let Err(e) = self.feed.publish(&change, known.as_deref()).await {
             // Per write, so at debug: the engine logs when it goes down and comes back.
             metrics::counter!("scholia_feed_publish_errors_total").increment(1);
             tracing::debug!(seq = change.seq, engine = self.feed.engine(), error = %e,

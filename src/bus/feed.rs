@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::Known;
 use crate::store::{Change, Db};
 
 /// What a feed tells a hub.
@@ -18,15 +19,16 @@ use crate::store::{Change, Db};
 pub enum Notice {
     /// Changes up to this seq exist in the log.
     UpTo(i64),
-    /// This change committed (it may still be checked against the log).
-    Committed(Change),
+    /// This change committed (it may still be checked against the log), with what its write
+    /// knew for routing it when the engine carried that.
+    Committed(Change, Option<Box<Known>>),
 }
 
 impl Notice {
     pub fn seq(&self) -> i64 {
         match self {
             Notice::UpTo(seq) => *seq,
-            Notice::Committed(c) => c.seq,
+            Notice::Committed(c, _) => c.seq,
         }
     }
 }
@@ -61,8 +63,19 @@ pub trait ChangeFeed: Send + Sync + 'static {
         true
     }
 
-    /// Tells the other nodes that `change` committed here.
-    fn publish<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>>;
+    /// Whether [`ChangeFeed::publish`] carries a create's `known` facts to other nodes (the
+    /// announcer clones them for it only then).
+    fn carries_known(&self) -> bool {
+        false
+    }
+
+    /// Tells the other nodes that `change` committed here, with what its write knew for routing
+    /// it, which an engine carries when its message size allows.
+    fn publish<'a>(
+        &'a self,
+        change: &'a Change,
+        known: Option<&'a Known>,
+    ) -> BoxFuture<'a, Result<(), FeedError>>;
 
     /// Starts listening: notices from other nodes arrive on the receiver. A closed receiver
     /// means the feed is gone; the hub then relies on polling the log alone.
@@ -135,7 +148,11 @@ impl ChangeFeed for LocalFeed {
         "local"
     }
 
-    fn publish<'a>(&'a self, _change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>> {
+    fn publish<'a>(
+        &'a self,
+        _change: &'a Change,
+        _known: Option<&'a Known>,
+    ) -> BoxFuture<'a, Result<(), FeedError>> {
         Box::pin(async { Ok(()) })
     }
 

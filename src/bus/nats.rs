@@ -1,6 +1,7 @@
 //! The change feed over NATS core: each node publishes every change it commits, as JSON, on a
 //! subject named after the database and schema the cluster shares, and subscribes to it. NATS
-//! core delivers at most once; whatever it loses (a node's connection was down, a slow
+//! core delivers at most once (a create's message also carries what its write knew, so other
+//! nodes need not read it back); whatever it loses (a node's connection was down, a slow
 //! subscriber was cut off) the hub finds by a gap or its poll of the log.
 
 use async_nats::connection::State;
@@ -8,10 +9,14 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::Known;
 use super::feed::{BoxFuture, ChangeFeed, FeedError, Notice};
 use super::wire;
 use crate::store::Change;
 
+/// A create's message carries its write's facts up to this size (NATS's default limit is
+/// 1 MiB); a longer annotation goes as its change alone and other nodes read it back.
+const MAX_MESSAGE: usize = 64 * 1024;
 /// Notices that may wait for the hub; past this they are dropped (the log has the changes).
 const BACKLOG: usize = 1024;
 
@@ -73,7 +78,15 @@ impl ChangeFeed for NatsFeed {
         self.client.connection_state() == State::Connected
     }
 
-    fn publish<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>> {
+    fn carries_known(&self) -> bool {
+        true
+    }
+
+    fn publish<'a>(
+        &'a self,
+        change: &'a Change,
+        known: Option<&'a Known>,
+    ) -> BoxFuture<'a, Result<(), FeedError>> {
         Box::pin(async move {
             // While disconnected the client would queue messages, and once its queue is full a
             // publish would wait: never make a write wait for the bus. Other nodes find the
@@ -82,7 +95,10 @@ impl ChangeFeed for NatsFeed {
                 return Err(unavailable("not connected"));
             }
             self.client
-                .publish(self.subject.clone(), wire::encode(change).into())
+                .publish(
+                    self.subject.clone(),
+                    wire::encode(change, known, MAX_MESSAGE).into(),
+                )
                 .await
                 .map_err(unavailable)
         })
@@ -104,13 +120,13 @@ impl ChangeFeed for NatsFeed {
                         m = sub.next() => m,
                     };
                     let Some(msg) = msg else { return };
-                    let Some(change) = wire::decode(&msg.payload) else {
+                    let Some((change, known)) = wire::decode(&msg.payload) else {
                         tracing::debug!(
                             "change feed (nats): dropped a message that does not parse"
                         );
                         continue;
                     };
-                    match tx.try_send(Notice::Committed(change)) {
+                    match tx.try_send(Notice::Committed(change, known)) {
                         Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
                         Err(mpsc::error::TrySendError::Closed(_)) => return,
                     }

@@ -13,6 +13,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::Known;
 use super::feed::{BoxFuture, ChangeFeed, FeedError, Notice};
 use super::wire;
 use crate::store::Change;
@@ -70,9 +71,18 @@ impl ChangeFeed for PgFeed {
         self.up.load(Ordering::Relaxed)
     }
 
-    fn publish<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>> {
+    fn carries_known(&self) -> bool {
+        true
+    }
+
+    fn publish<'a>(
+        &'a self,
+        change: &'a Change,
+        known: Option<&'a Known>,
+    ) -> BoxFuture<'a, Result<(), FeedError>> {
         Box::pin(async move {
-            let mut payload = String::from_utf8(wire::encode(change)).unwrap_or_default();
+            let bytes = wire::encode(change, known, MAX_PAYLOAD);
+            let mut payload = String::from_utf8(bytes).unwrap_or_default();
             if payload.len() > MAX_PAYLOAD || payload.is_empty() {
                 payload = change.seq.to_string();
             }
@@ -142,7 +152,7 @@ async fn listen(
         let notice = match payload.parse::<i64>() {
             Ok(seq) => Notice::UpTo(seq),
             Err(_) => match wire::decode(payload.as_bytes()) {
-                Some(change) => Notice::Committed(change),
+                Some((change, known)) => Notice::Committed(change, known),
                 None => {
                     tracing::debug!(
                         "change feed (postgres): dropped a message that does not parse"

@@ -4,15 +4,17 @@
 //! An announcement that follows the last change handed on goes out as it came, with what its
 //! write knew, and costs no read. The log is read, by `Sequencer::read_log` alone, when
 //! something says a change is missing: an announcement past a gap (another process wrote, or a
-//! concurrent write announced first), a feed notice past the last change, or a poll after the
-//! poll interval (the `bus_poll_ms` setting) with nothing heard: the latency of a change written
-//! by another process or node when no feed tells of it. A change read from the log still gets the facts of its
-//! announcement if that has arrived by then.
+//! concurrent write announced first), a feed notice past the last change, or a poll when the
+//! poll interval (the `bus_poll_ms` setting) has passed since the last read with nothing heard
+//! from the feed: the latency of a change written by another process or node when no feed tells
+//! of it. A change read from the log still gets the facts its announcement or feed message
+//! carried if that has arrived by then.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::Watermark;
@@ -45,8 +47,12 @@ pub struct Sequencer {
     heard: i64,
     /// The log must be read even with no gap in sight (at start, and after a poll).
     read_due: bool,
-    /// How long to wait, hearing nothing, before reading the log anyway.
+    /// How long to wait, hearing nothing from the feed, before reading the log anyway.
     poll: Duration,
+    /// When that is: `poll` after the last read of the log or the last feed notice. This
+    /// node's own announcements do not put it off, so a busy node still finds other nodes'
+    /// changes within `poll` when the feed is silent.
+    next_poll: Instant,
     /// The last read failed or found nothing new: no new attempt until something new arrives
     /// or the next poll, so a database that is down is not hammered.
     backing_off: bool,
@@ -72,6 +78,7 @@ impl Sequencer {
             heard: last,
             read_due: true,
             poll,
+            next_poll: Instant::now() + poll,
             backing_off: false,
         }
     }
@@ -93,10 +100,11 @@ impl Sequencer {
         loop {
             self.take_waiting();
             self.release_ready(out);
-            if self.must_read() && !self.read_due && self.heard <= self.last {
+            if self.must_read() && !self.read_due {
                 // A gap among this node's own announcements is most often a group of writes
-                // committed together whose handlers announce in any order: let them run once
-                // before paying for a read.
+                // committed together whose handlers announce in any order, and one among the
+                // feed's messages two nodes' publishes that crossed: let the handlers and the
+                // feed's reader run once before paying for a read.
                 tokio::task::yield_now().await;
                 self.take_waiting();
                 self.release_ready(out);
@@ -128,7 +136,7 @@ impl Sequencer {
                     }
                     false
                 }
-                _ = tokio::time::sleep(self.poll) => true,
+                _ = tokio::time::sleep_until(self.next_poll) => true,
             };
             if polled {
                 metrics::counter!("scholia_log_polls_total").increment(1);
@@ -172,16 +180,16 @@ impl Sequencer {
 
     fn hear(&mut self, notice: Notice) {
         metrics::counter!("scholia_feed_notices_total").increment(1);
+        self.next_poll = Instant::now() + self.poll;
         self.backing_off = false;
         self.heard = self.heard.max(notice.seq());
-        if let Notice::Committed(change) = notice
+        if let Notice::Committed(change, known) = notice
             && change.seq > self.last
         {
-            // An announcement of the same change knows more: keep it.
-            self.ahead.entry(change.seq).or_insert(Sequenced {
-                change,
-                known: None,
-            });
+            // This node's own announcement of the same change knows as much: keep it.
+            self.ahead
+                .entry(change.seq)
+                .or_insert(Sequenced { change, known });
         }
     }
 
@@ -212,6 +220,7 @@ impl Sequencer {
             metrics::counter!("scholia_log_gap_reads_total").increment(1);
         }
         let before = self.last;
+        self.next_poll = Instant::now() + self.poll;
         loop {
             let changes = match self.db.changes_after(self.last, BATCH).await {
                 Ok(changes) => changes,

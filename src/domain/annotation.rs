@@ -3,10 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// h's `ModerationStatus` (`h/models/annotation.py`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModerationStatus {
     Approved,
     Pending,
@@ -50,7 +51,7 @@ impl FromStr for ModerationStatus {
 }
 
 /// An annotation as stored (including soft-deleted ones).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Annotation {
     pub id: String,
     pub created: i64,

@@ -3,11 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// The pubid of the Public group every default-authority user can write to.
 pub const WORLD: &str = "__world__";
 
 /// A group's type fixes who may read, write and join it (spec §6.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupType {
     /// Readable by the world, writeable by every user of its authority (`__world__` is one).
     Open,
@@ -88,7 +90,7 @@ impl FromStr for Role {
 }
 
 /// A group as stored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Group {
     pub id: i64,
     pub pubid: String,

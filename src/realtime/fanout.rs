@@ -152,6 +152,7 @@ impl Router {
         let Some(id) = change.annotation_id.as_deref() else {
             return Ok(None);
         };
+        metrics::counter!("scholia_route_read_backs_total").increment(1);
         let db = self.hub.db().clone();
         let Some(ann) = db.annotation(id).await? else {
             tracing::debug!(

@@ -2,8 +2,8 @@
 //! `h/services/annotation_json.py`). The HTTP API and the Real Time API both call [`render`], so
 //! what a socket receives is exactly what `GET /api/annotations/{id}` answers that viewer.
 
-use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::group::WORLD;
@@ -26,7 +26,7 @@ pub struct Site {
 
 /// Facts about the annotation that come from other rows (gathered by [`RelatedReads`], or
 /// known already to the write that made the annotation).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Related {
     /// `None` if the author's user row does not exist (then `user_info` is left out).
     pub author: Option<Author>,
@@ -38,7 +38,7 @@ pub struct Related {
 }
 
 /// What the renderer shows of an annotation's author besides the userid (`user_info`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Author {
     pub display_name: Option<String>,
 }

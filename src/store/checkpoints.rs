@@ -18,7 +18,7 @@ use crate::uri::normalize;
 pub const INSTRUCTOR: &str = "lms_instructor";
 
 /// What routing needs when an active checkpoint covers an annotation's group and document.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CheckpointScope {
     /// Userids of the group's instructors.
     pub instructors: HashSet<String>,

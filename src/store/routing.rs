@@ -9,7 +9,7 @@ use super::exec::Exec;
 use crate::domain::time::now_micros;
 
 /// What a create's write transaction learned for routing its event.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoutingFacts {
     /// The annotation's URI expansion (as [`Db::expand_uri`](super::Db::expand_uri) gives it).
     pub uris: Vec<String>,

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scholia::bus::feed::BoxFuture;
-use scholia::bus::{self, Announcement, Announcer, ChangeFeed, FeedError, LocalFeed, Notice};
+use scholia::bus::{
+    self, Announcement, Announcer, ChangeFeed, FeedError, Known, LocalFeed, Notice,
+};
 use scholia::domain::GroupType;
-use scholia::store::{Change, ChangeAction, Db, NewGroup, NewUser};
+use scholia::render::Related;
+use scholia::store::{Change, ChangeAction, Db, NewGroup, NewUser, RoutingFacts};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -20,12 +23,13 @@ on_both_engines!(
     announced_changes_fill_gaps_from_the_log,
     changes_of_other_processes_are_found_by_polling_in_order,
     a_feed_notice_past_the_last_change_reads_the_log,
+    a_change_the_feed_carries_keeps_what_its_write_knew,
     dropped_repeated_and_reordered_feed_messages_lose_and_reorder_nothing
 );
 
 /// A sequencer over `db`'s change log from its current end, its output on a channel.
 struct Sequenced {
-    rx: mpsc::UnboundedReceiver<Change>,
+    rx: mpsc::UnboundedReceiver<bus::Sequenced>,
     announcer: Announcer,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<i64>,
@@ -34,6 +38,11 @@ struct Sequenced {
 impl Sequenced {
     async fn start(db: &Db, feed: Arc<dyn ChangeFeed>) -> Sequenced {
         let start = db.last_seq().await.unwrap();
+        Sequenced::start_after(db, feed, start).await
+    }
+
+    /// Starts handing on the changes after `start`.
+    async fn start_after(db: &Db, feed: Arc<dyn ChangeFeed>, start: i64) -> Sequenced {
         let poll = Duration::from_millis(250);
         let mark = bus::Watermark::new(start);
         let (announcer, mut sequencer) = bus::connect(db.clone(), feed, mark, poll).await.unwrap();
@@ -45,7 +54,7 @@ impl Sequenced {
             loop {
                 let more = sequencer.next_batch(&mut batch, &stopping).await;
                 for due in batch.drain(..) {
-                    let _ = tx.send(due.change);
+                    let _ = tx.send(due);
                 }
                 if !more {
                     return sequencer.last();
@@ -61,6 +70,11 @@ impl Sequenced {
     }
 
     async fn next(&mut self) -> Change {
+        self.next_due().await.change
+    }
+
+    /// The next change with what came with it.
+    async fn next_due(&mut self) -> bus::Sequenced {
         tokio::time::timeout(Duration::from_secs(5), self.rx.recv())
             .await
             .expect("handed on")
@@ -175,7 +189,11 @@ impl ChangeFeed for HandFeed {
     fn engine(&self) -> &'static str {
         "hand"
     }
-    fn publish<'a>(&'a self, _change: &'a Change) -> BoxFuture<'a, Result<(), FeedError>> {
+    fn publish<'a>(
+        &'a self,
+        _change: &'a Change,
+        _known: Option<&'a Known>,
+    ) -> BoxFuture<'a, Result<(), FeedError>> {
         Box::pin(async { Ok(()) })
     }
     fn subscribe(&self) -> BoxFuture<'_, Result<mpsc::Receiver<Notice>, FeedError>> {
@@ -217,6 +235,62 @@ async fn a_feed_notice_past_the_last_change_reads_the_log(backend: Backend) {
     db.close().await;
 }
 
+/// A create another node's feed message carried with its write's facts is handed on with them
+/// (the router then reads nothing back), even when it arrived out of order after a gap that the
+/// log filled: the facts wait for their change.
+async fn a_change_the_feed_carries_keeps_what_its_write_knew(backend: Backend) {
+    let (db, _dir) = open(backend).await;
+    let (notify, notices) = mpsc::channel(8);
+    let feed = HandFeed {
+        notices: std::sync::Mutex::new(Some(notices)),
+    };
+    let start = db.last_seq().await.unwrap();
+    db.create_user(&NewUser {
+        username: "erin",
+        authority: "example.com",
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    db.set_nipsa("acct:erin@example.com", false).await.unwrap();
+    let mut created = vec![];
+    for id in ["EEEEEEEEEEEEEEEEEEEEE1", "EEEEEEEEEEEEEEEEEEEEE2"] {
+        let ann = annotation(id, "acct:erin@example.com", "http://e.example");
+        let written = db.write_annotation(&write(&ann)).await.unwrap();
+        let known = Known {
+            annotation: db.annotation(id).await.unwrap().unwrap(),
+            related: Related::default(),
+            routing: RoutingFacts {
+                uris: vec!["http://e.example".into()],
+                checkpoint: None,
+            },
+        };
+        created.push((written.change, known));
+    }
+    // The user's change is never heard of; the second create's message comes first. Both
+    // wait before the sequencer starts, so its first read of the log finds them there.
+    for (change, known) in created.iter().rev() {
+        notify
+            .send(Notice::Committed(
+                change.clone(),
+                Some(Box::new(known.clone())),
+            ))
+            .await
+            .unwrap();
+    }
+    let mut s = Sequenced::start_after(&db, Arc::new(feed), start).await;
+    let user_change = s.next_due().await;
+    assert_eq!(user_change.change.action, ChangeAction::UserChange);
+    assert!(user_change.known.is_none());
+    for (change, known) in &created {
+        let due = s.next_due().await;
+        assert_eq!(due.change, *change);
+        assert_eq!(due.known.as_deref(), Some(known));
+    }
+    s.stop().await;
+    db.close().await;
+}
+
 /// The bus carries changes but may drop, repeat and reorder them: the sequencer still hands on
 /// every change of the log once, in order (the log is the oracle).
 async fn dropped_repeated_and_reordered_feed_messages_lose_and_reorder_nothing(backend: Backend) {
@@ -243,7 +317,7 @@ async fn dropped_repeated_and_reordered_feed_messages_lose_and_reorder_nothing(b
     for i in [3, 0, 0, 4, 1, 3] {
         // 2 is dropped; 0 and 3 come twice; 3 comes before 0.
         notify
-            .send(Notice::Committed(log[i].clone()))
+            .send(Notice::Committed(log[i].clone(), None))
             .await
             .unwrap();
     }

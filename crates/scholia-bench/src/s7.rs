@@ -17,11 +17,12 @@ use super::scenarios::{PER_WORKER, quantiles_us};
 const NODES: usize = 3;
 const TEMPLATE: &str = "https://bench.example/s7/{n}";
 /// Counters read from every node around each phase.
-const COUNTERS: [&str; 4] = [
+const COUNTERS: [&str; 5] = [
     "scholia_log_gap_reads_total",
     "scholia_log_polls_total",
     "scholia_feed_notices_total",
     "scholia_ws_deliveries_total",
+    "scholia_route_read_backs_total",
 ];
 
 /// S7's sizes.
@@ -141,7 +142,7 @@ async fn measure(h: &mut Held, rate: f64, secs: f64) -> anyhow::Result<Value> {
             "cpu_us_per_delivery": cpu / got.frames.max(1) as f64 * 1e6,
             "server_cpu_pct": cpu / wall * 100.0,
             "gap_reads": delta(0), "polls": delta(1), "feed_notices": delta(2),
-            "ws_deliveries": delta(3),
+            "ws_deliveries": delta(3), "read_backs": delta(4),
             "latency_us": quantiles_us(&got.latency),
             "cross_latency_us": quantiles_us(&got.cross),
         }));
@@ -164,6 +165,7 @@ async fn measure(h: &mut Held, rate: f64, secs: f64) -> anyhow::Result<Value> {
         "cpu_us_per_delivery": (0..NODES).map(|j| cpu1[j] - cpu0[j]).sum::<f64>()
             / all.frames.max(1) as f64 * 1e6,
         "gap_reads": total(0), "polls": total(1), "feed_notices": total(2),
+        "read_backs": total(4),
         "nodes": nodes,
     }))
 }
@@ -174,7 +176,7 @@ fn summary(step: &Value) -> String {
     format!(
         "{} POSTs ({} failed), {}/{} frames; POST → socket p50 {:.1} ms p99 {:.1} ms, \
          cross-node p50 {:.1} ms p99 {:.1} ms; {:.0} deliveries/s, {:.0} µs CPU per delivery; \
-         gaps read {} polls {}",
+         gaps read {} polls {} read-backs {}",
         step["posts"],
         step["post_errors"],
         step["received"],
@@ -186,7 +188,8 @@ fn summary(step: &Value) -> String {
         step["deliveries_per_sec"].as_f64().unwrap_or(f64::NAN),
         step["cpu_us_per_delivery"].as_f64().unwrap_or(f64::NAN),
         step["gap_reads"],
-        step["polls"]
+        step["polls"],
+        step["read_backs"]
     )
 }
 
