@@ -7,7 +7,9 @@
 //!
 //! Some SQL is assembled at run time (column lists, `IN ($2, $3, ...)` lists, search filters);
 //! it is only ever built from constant fragments and `$N` placeholders, never from input, and
-//! every value is bound. That is the audit behind each `AssertSqlSafe`.
+//! every value is bound, except in a PostgreSQL transaction's runs of statements, where
+//! `pg_tx::inline` writes each value as an escaped, typed literal (one round trip for the run).
+//! That is the audit behind each `AssertSqlSafe`.
 
 mod annotation_write;
 mod annotations;
@@ -22,6 +24,7 @@ mod groups;
 mod handle;
 mod held;
 pub mod logins;
+mod pg_tx;
 mod routing;
 mod rows;
 pub mod search;

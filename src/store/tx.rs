@@ -21,6 +21,7 @@ use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use super::Engine;
 use super::exec::{Decode, Exec, HeldConnection, Ignored, Statement, pg_args, sqlite_args};
+use super::pg_tx::PgTx;
 use super::steps::{Arg, Steps};
 
 /// Key of the advisory lock that serialises writers on PostgreSQL ("scholia" in ASCII-ish).
@@ -29,7 +30,7 @@ pub(crate) const WRITE_LOCK_KEY: i64 = 0x5c401a;
 /// An open write transaction. Commit it with [`WriteTx::commit`]; dropped, it rolls back.
 pub(crate) enum WriteTx<'c> {
     Sqlite(SqliteTx<'c>),
-    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+    Postgres(PgTx<'c>),
 }
 
 /// Where a SQLite transaction stands.
@@ -58,12 +59,8 @@ impl HeldConnection {
                 conn,
                 state: State::Pending,
             }),
-            HeldConnection::Postgres(conn) => {
-                let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-                let lock = sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK_KEY);
-                lock.execute(&mut *tx).await?;
-                WriteTx::Postgres(tx)
-            }
+            // `BEGIN` and the lock go with the first statement (see `pg_tx`).
+            HeldConnection::Postgres(conn) => WriteTx::Postgres(PgTx::new(conn)),
         })
     }
 }
@@ -184,20 +181,16 @@ impl WriteTx<'_> {
                     .await?
                     .0)
             }
-            WriteTx::Postgres(tx) => {
-                let mut rows = Vec::new();
-                for (sql, args) in steps.statements() {
-                    let q = sqlx::query_as_with(*sql, pg_args(args)?);
-                    rows.extend(q.fetch_all(&mut **tx).await?);
-                }
-                Ok(rows)
-            }
+            WriteTx::Postgres(tx) => tx.run_steps(steps, last).await,
         }
     }
 
     /// Whether the transaction has committed already ([`WriteTx::run_final_steps`]).
     pub(crate) fn committed(&self) -> bool {
-        matches!(self, WriteTx::Sqlite(tx) if tx.state == State::Committed)
+        match self {
+            WriteTx::Sqlite(tx) => tx.state == State::Committed,
+            WriteTx::Postgres(tx) => tx.committed(),
+        }
     }
 
     /// Commits what is still open.
@@ -210,7 +203,7 @@ impl WriteTx<'_> {
                 }
                 Ok(())
             }
-            WriteTx::Postgres(tx) => tx.commit().await,
+            WriteTx::Postgres(mut tx) => tx.commit().await,
         }
     }
 
@@ -223,11 +216,7 @@ impl WriteTx<'_> {
                     tx.rollback().await;
                 }
             }
-            WriteTx::Postgres(tx) => {
-                if let Err(e) = tx.rollback().await {
-                    tracing::debug!(error = %e, "rollback after a failed write");
-                }
-            }
+            WriteTx::Postgres(mut tx) => tx.rollback().await,
         }
     }
 }
@@ -248,8 +237,10 @@ impl Exec for WriteTx<'_> {
         match self {
             WriteTx::Sqlite(tx) => Ok(tx.send(sql.into_sql(), sqlite_args(args)?, false).await?.0),
             WriteTx::Postgres(tx) => {
+                tx.open().await?;
                 let q = sqlx::query_as_with(sql.into_sql(), pg_args(args)?);
-                q.fetch_all(&mut **tx).await
+                let result = q.fetch_all(tx.conn()).await;
+                tx.after(result).await
             }
         }
     }
@@ -267,8 +258,10 @@ impl Exec for WriteTx<'_> {
                 .into_iter()
                 .next()),
             WriteTx::Postgres(tx) => {
+                tx.open().await?;
                 let q = sqlx::query_as_with(sql.into_sql(), pg_args(args)?);
-                q.fetch_optional(&mut **tx).await
+                let result = q.fetch_optional(tx.conn()).await;
+                tx.after(result).await
             }
         }
     }
@@ -280,8 +273,10 @@ impl Exec for WriteTx<'_> {
                 .await?
                 .1),
             WriteTx::Postgres(tx) => {
+                tx.open().await?;
                 let q = sqlx::query_with(sql.into_sql(), pg_args(args)?);
-                Ok(q.execute(&mut **tx).await?.rows_affected())
+                let result = q.execute(tx.conn()).await;
+                Ok(tx.after(result).await?.rows_affected())
             }
         }
     }

@@ -8,7 +8,11 @@ use scholia::store::{AnnotationWrite, ChangeAction, Db, DocumentClaims, Document
 use crate::helpers::{Backend, fresh_database};
 use crate::on_both_engines;
 
-on_both_engines!(a_failed_write_leaves_no_rows, claims_merge_documents);
+on_both_engines!(
+    a_failed_write_leaves_no_rows,
+    claims_merge_documents,
+    any_text_is_stored_as_given
+);
 
 pub(crate) async fn open(backend: Backend) -> (Db, tempfile::TempDir) {
     let (url, dir) = fresh_database(backend).await;
@@ -118,6 +122,68 @@ async fn a_failed_write_leaves_no_rows(backend: Backend) {
         })
         .await;
     assert!(matches!(err, Err(scholia::store::StoreError::Conflict(_))));
+    db.close().await;
+}
+
+/// Text that would end, escape or comment out a statement written into SQL (as PostgreSQL's
+/// runs of statements write values, `store::pg_tx`) is stored and read back exactly, in every
+/// text column a create writes, alone and in a group of writes.
+async fn any_text_is_stored_as_given(backend: Backend) {
+    let (db, _dir) = open(backend).await;
+    let nasty = [
+        "it's",
+        "\\'; DROP TABLE annotations; --",
+        "E'\\x00' $1 $$ $2::int8 /* -- */",
+        "\"quoted\" ); COMMIT; SELECT 1;",
+        "backslash at the end \\",
+        "ünïcödé ✓ 𝄞 \u{202e} \t\r\n",
+        "-1",
+        "",
+    ];
+    let mut writes = vec![];
+    for (k, text) in nasty.iter().enumerate() {
+        let uri = format!("http://example.com/{}?q='{k}'", text.len());
+        let mut a = annotation(&format!("NASTY{k:017}"), "acct:a@example.com", &uri);
+        a.text = (*text).into();
+        a.tags = vec![format!("tag {text}"), "plain".into()];
+        a.target_description = Some((*text).into());
+        a.extra.insert((*text).into(), serde_json::json!(text));
+        let claims = DocumentClaims {
+            claimant: uri.clone(),
+            claimant_normalized: scholia::uri::normalize(&uri).unwrap(),
+            title: Some(format!("title {text}")),
+            uris: vec![],
+        };
+        writes.push(AnnotationWrite {
+            document: Some(claims),
+            src_client_id: Some((*text).into()),
+            ..write(&a)
+        });
+    }
+    // The first alone, the rest in one transaction.
+    let (first, rest) = writes.split_first().unwrap();
+    db.write_annotation(first).await.unwrap();
+    let mut conn = scholia::store::HeldConnection::take(&db).await.unwrap();
+    for r in conn.write_annotations(rest).await {
+        r.unwrap();
+    }
+    drop(conn);
+    for w in &writes {
+        let stored = db.annotation(&w.annotation.id).await.unwrap().unwrap();
+        assert_eq!(stored.text, w.annotation.text);
+        assert_eq!(stored.target_description, w.annotation.target_description);
+        assert_eq!(stored.extra, w.annotation.extra);
+        let mut tags = stored.tags.clone();
+        tags.sort();
+        let mut want = w.annotation.tags.clone();
+        want.sort();
+        assert_eq!(tags, want);
+        assert_eq!(stored.target_uri, w.annotation.target_uri);
+    }
+    let log = db.changes_after(0, 100).await.unwrap();
+    let clients: Vec<_> = log.iter().filter_map(|c| c.src_client_id.clone()).collect();
+    assert_eq!(clients, nasty.map(str::to_owned).to_vec());
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM annotations").await, 8);
     db.close().await;
 }
 
