@@ -50,7 +50,19 @@ impl Router {
     /// "you missed one", and later changes wait their turn. A change the database refuses for
     /// any other reason is logged and skipped. Stops trying at `shutdown`.
     pub async fn handle(&mut self, due: Sequenced, shutdown: &CancellationToken) {
+        self.handle_prefetched(due, None, shutdown).await
+    }
+
+    /// [`Router::handle`], with the store's facts about the change already read by
+    /// [`prefetch`] (a failed prefetch is read again here, as any first try that failed).
+    pub async fn handle_prefetched(
+        &mut self,
+        due: Sequenced,
+        prefetched: Option<Result<Prefetched, sqlx::Error>>,
+        shutdown: &CancellationToken,
+    ) {
         let Sequenced { change, mut known } = due;
+        let mut prefetched = prefetched.and_then(Result::ok);
         let mut pause = Duration::from_millis(50);
         loop {
             let span = tracing::debug_span!(
@@ -60,7 +72,10 @@ impl Router {
                 candidates = Empty,
                 deliveries = Empty,
             );
-            let result = self.handle_in(&change, &mut known).instrument(span).await;
+            let result = self
+                .handle_in(&change, &mut known, prefetched.take())
+                .instrument(span)
+                .await;
             let Err(e) = result else { return };
             if !store::is_connection_error(&e) {
                 tracing::warn!(seq = change.seq, action = %change.action, error = %e, "dropped a change that could not be routed");
@@ -82,12 +97,13 @@ impl Router {
         &mut self,
         change: &Change,
         known: &mut Option<Box<Known>>,
+        prefetched: Option<Prefetched>,
     ) -> Result<(), sqlx::Error> {
         let known = known.take();
         match change.action {
             ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete => {
                 let started = Instant::now();
-                let r = self.annotation_event(change, known).await;
+                let r = self.annotation_event(change, known, prefetched).await;
                 metrics::histogram!("scholia_ws_route_seconds")
                     .record(started.elapsed().as_secs_f64());
                 r
@@ -108,13 +124,19 @@ impl Router {
         &mut self,
         change: &Change,
         known: Option<Box<Known>>,
+        prefetched: Option<Prefetched>,
     ) -> Result<(), sqlx::Error> {
-        let loaded = match known {
-            // A local create handed over what it wrote.
-            Some(known) if change.action == ChangeAction::Create => {
+        let loaded = match (known, prefetched) {
+            // A create whose write (here, or on another node through the bus) handed over
+            // what it wrote.
+            (Some(known), _) if change.action == ChangeAction::Create => {
                 self.handed_over(change, *known).await?
             }
-            _ => self.read_back(change).await?,
+            (_, Some(pre)) => self.with_nipsa(change, pre).await?,
+            _ => {
+                let pre = prefetch(self.hub.clone(), change.clone()).await?;
+                self.with_nipsa(change, pre).await?
+            }
         };
         let routed = match loaded {
             Some(loaded) => route(&self.hub, change, &loaded),
@@ -146,62 +168,25 @@ impl Router {
         Ok(Some(loaded))
     }
 
-    /// The event of a change nothing was handed over for, read from the store. `None` when the
-    /// annotation no longer exists or no socket holds any of its keys.
-    async fn read_back(&mut self, change: &Change) -> Result<Option<Loaded>, sqlx::Error> {
-        let Some(id) = change.annotation_id.as_deref() else {
-            return Ok(None);
-        };
-        metrics::counter!("scholia_route_read_backs_total").increment(1);
-        let db = self.hub.db().clone();
-        let Some(ann) = db.annotation(id).await? else {
-            tracing::debug!(
-                annotation = id,
-                "event for an annotation that no longer exists"
-            );
-            return Ok(None);
-        };
-        let uris = db
-            .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
-            .await?;
-        let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
-        if !self.hub.registry().any_subscribed(&keys) {
-            handles().routed(change.action).increment(1);
-            return Ok(None);
+    /// The event of a change read back from the store, completed with its author's NIPSA
+    /// status (cached here, and dropped when the log says the user changed, so it is looked up
+    /// at routing time, in order, never ahead of it). `None` when there is nothing to route.
+    async fn with_nipsa(
+        &mut self,
+        change: &Change,
+        pre: Prefetched,
+    ) -> Result<Option<Loaded>, sqlx::Error> {
+        match pre {
+            Prefetched::Gone => Ok(None),
+            Prefetched::Unwatched => {
+                handles().routed(change.action).increment(1);
+                Ok(None)
+            }
+            Prefetched::Loaded(mut loaded) => {
+                loaded.author_nipsa = self.author_nipsa(&loaded.ann.userid).await?;
+                Ok(Some(*loaded))
+            }
         }
-        let mut reads = RelatedReads::new(&db);
-        let group = reads.group(&ann.groupid).await?;
-        let author_nipsa = self.author_nipsa(&ann.userid).await?;
-        let deleting = change.action == ChangeAction::Delete;
-        let flaggers: HashSet<i64> = if deleting {
-            HashSet::new()
-        } else {
-            db.flaggers(&ann.id).await?.into_iter().collect()
-        };
-        let checkpoint = match ann.document_id {
-            Some(doc) => db.active_checkpoint(&ann.groupid, doc).await?,
-            None => None,
-        };
-        let ancestor_authors = match &checkpoint {
-            Some(_) => db.authors_of(&ann.references).await?,
-            None => HashSet::new(),
-        };
-        // A delete's payload is the id alone.
-        let related = if deleting {
-            None
-        } else {
-            Some(reads.related(&ann, flaggers.len() as i64).await?)
-        };
-        Ok(Some(Loaded {
-            ann,
-            keys,
-            group,
-            author_nipsa,
-            flaggers,
-            checkpoint,
-            ancestor_authors,
-            related,
-        }))
     }
 
     /// A group join or leave: refresh the user's sockets' memberships, then send them a
@@ -275,4 +260,82 @@ impl Router {
         self.nipsa.insert(userid.to_owned(), nipsa);
         Ok(nipsa)
     }
+}
+
+/// What the store says about an annotation event nothing was handed over for.
+pub enum Prefetched {
+    /// The annotation no longer exists (or the change names none).
+    Gone,
+    /// No socket on this node holds any of its keys.
+    Unwatched,
+    /// Everything routing needs but the author's NIPSA status (left false).
+    Loaded(Box<Loaded>),
+}
+
+/// Whether [`Router::handle`] reads this change's annotation back from the store, so that the
+/// hub may [`prefetch`] it: updates, deletes, and creates nothing was handed over for.
+pub fn reads_back(due: &Sequenced) -> bool {
+    match due.change.action {
+        ChangeAction::Create => due.known.is_none(),
+        ChangeAction::Update | ChangeAction::Delete => true,
+        _ => false,
+    }
+}
+
+/// Reads an annotation event's facts from the store: the annotation, its keys, and (when a
+/// socket here holds one of them) its group, flags, checkpoint and what rendering needs. Reads
+/// only committed rows and no router state, so the hub runs several at once ahead of routing,
+/// which stays in seq order.
+pub async fn prefetch(hub: Hub, change: Change) -> Result<Prefetched, sqlx::Error> {
+    let Some(id) = change.annotation_id.as_deref() else {
+        return Ok(Prefetched::Gone);
+    };
+    metrics::counter!("scholia_route_read_backs_total").increment(1);
+    let db = hub.db().clone();
+    let Some(ann) = db.annotation(id).await? else {
+        tracing::debug!(
+            annotation = id,
+            "event for an annotation that no longer exists"
+        );
+        return Ok(Prefetched::Gone);
+    };
+    let uris = db
+        .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
+        .await?;
+    let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
+    if !hub.registry().any_subscribed(&keys) {
+        return Ok(Prefetched::Unwatched);
+    }
+    let mut reads = RelatedReads::new(&db);
+    let group = reads.group(&ann.groupid).await?;
+    let deleting = change.action == ChangeAction::Delete;
+    let flaggers: HashSet<i64> = if deleting {
+        HashSet::new()
+    } else {
+        db.flaggers(&ann.id).await?.into_iter().collect()
+    };
+    let checkpoint = match ann.document_id {
+        Some(doc) => db.active_checkpoint(&ann.groupid, doc).await?,
+        None => None,
+    };
+    let ancestor_authors = match &checkpoint {
+        Some(_) => db.authors_of(&ann.references).await?,
+        None => HashSet::new(),
+    };
+    // A delete's payload is the id alone.
+    let related = if deleting {
+        None
+    } else {
+        Some(reads.related(&ann, flaggers.len() as i64).await?)
+    };
+    Ok(Prefetched::Loaded(Box::new(Loaded {
+        ann,
+        keys,
+        group,
+        author_nipsa: false,
+        flaggers,
+        checkpoint,
+        ancestor_authors,
+        related,
+    })))
 }

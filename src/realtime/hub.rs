@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::fanout::Router;
+use futures_util::StreamExt;
+
+use super::fanout::{self, Router};
 use super::registry::Registry;
 use super::route::{Loaded, route};
 use super::socket::Limits;
@@ -86,14 +88,33 @@ impl Inject for Hub {
     }
 }
 
+/// Store reads of one batch's annotation events that may run at once, ahead of routing.
+const PREFETCH: usize = 8;
+
 /// Routes every change the sequencer hands on until `shutdown`; returns the last seq routed.
+///
+/// A batch's annotation events that must be read back from the store (another node's writes
+/// when the bus did not carry them, updates, deletes) are read up to [`PREFETCH`] at a time
+/// while earlier ones are routed: one after the other, a node that fell behind (a bus that is
+/// down, a burst of updates) would catch up only at one change per few round trips. Routing
+/// itself stays one change at a time, in seq order.
 pub async fn run(hub: Hub, mut sequencer: Sequencer, shutdown: CancellationToken) -> i64 {
-    let mut router = Router::new(hub);
+    let mut router = Router::new(hub.clone());
     let mut batch = Vec::new();
     loop {
         let more = sequencer.next_batch(&mut batch, &shutdown).await;
+        let reads: Vec<_> = batch
+            .iter()
+            .filter(|due| fanout::reads_back(due))
+            .map(|due| fanout::prefetch(hub.clone(), due.change.clone()))
+            .collect();
+        let mut reads = futures_util::stream::iter(reads).buffered(PREFETCH);
         for due in batch.drain(..) {
-            router.handle(due, &shutdown).await;
+            let prefetched = match fanout::reads_back(&due) {
+                true => reads.next().await,
+                false => None,
+            };
+            router.handle_prefetched(due, prefetched, &shutdown).await;
         }
         if !more {
             return sequencer.last();

@@ -118,6 +118,14 @@ pub(super) fn s7(dir: &Path, rows: &mut Vec<Row>) {
         runs(&d).map(|r| up(r, "gap_reads")).collect(),
         "",
     ));
+    rows.push(info(
+        "S7",
+        "annotation events read back from the database, bus up (all nodes; the rest came \
+         with the bus message; `scholia_route_read_backs_total`)"
+            .into(),
+        runs(&d).map(|r| up(r, "read_backs")).collect(),
+        "",
+    ));
     rows.push(Row {
         scenario: "S7",
         metric: "frames lost, both phases".into(),
@@ -150,6 +158,14 @@ pub(super) fn s7(dir: &Path, rows: &mut Vec<Row>) {
         // No goal beyond the minimum: "minimum met" at best.
         meets: |v| (v <= 275.0, false),
     });
+    rows.push(info(
+        "S7",
+        "annotation events read back from the database, bus stopped (all nodes)".into(),
+        runs(&d)
+            .map(|r| num(&r["bus_stopped"]["steady"]["read_backs"]))
+            .collect(),
+        "",
+    ));
     rows.push(info(
         "S7",
         "log polls, bus stopped (all nodes)".into(),
