@@ -51,7 +51,33 @@ impl Writer {
             restart.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(run(writer_db, rx, restart, shutdown));
+        // On a thread of its own: on PostgreSQL a group holds the lock every writer of the
+        // cluster waits for from its first statement to its commit, and between statements this
+        // task must wake up at once, not behind hundreds of socket tasks the delivery of an
+        // event made ready on the server's runtime.
+        let (finished, done) = tokio::sync::oneshot::channel::<()>();
+        let writing = run(writer_db, rx, restart, shutdown);
+        let spawned = std::thread::Builder::new()
+            .name("scholia-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(writing),
+                    Err(e) => tracing::error!(error = %e, "the writer's runtime did not start"),
+                }
+                let _ = finished.send(());
+            });
+        match spawned {
+            // Tracked, so whoever waits for `tasks` at shutdown waits for the last commit.
+            Ok(_) => {
+                tasks.spawn(async move {
+                    let _ = done.await;
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "the writer's thread did not start"),
+        }
         Writer { jobs }
     }
 
