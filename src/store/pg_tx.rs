@@ -9,17 +9,18 @@
 //! the simple protocol, which takes many statements at once but no bound values: each value is
 //! written into the text by [`inline`], the one place that does so, as a typed literal
 //! (`E'…'::text`, `(…)::int8`, `TRUE`, `NULL::text`) of the type the extended protocol would
-//! have bound, so the statements mean exactly what they mean with `$N`. Single statements
-//! still go with bound values.
+//! have bound, so the statements mean exactly what they mean with `$N`. So does the
+//! transaction's first statement, which goes with `BEGIN` and the lock; later single statements
+//! go with bound values.
 
 use std::fmt::Write as _;
 
 use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, Column, Either, Postgres, Row, SqlSafeStr};
+use sqlx::{AssertSqlSafe, Column, Either, Postgres, Row, SqlSafeStr, SqlStr};
 
-use super::exec::Decode;
+use super::exec::{Decode, pg_args};
 use super::steps::{Arg, Steps};
 use super::tx::WRITE_LOCK_KEY;
 
@@ -84,6 +85,26 @@ impl<'c> PgTx<'c> {
             text.push_str(";\n");
         }
         self.send(text, commit).await
+    }
+
+    /// Every row of one statement. The transaction's first statement goes with `BEGIN` and the
+    /// lock in one round trip (its values inlined): a write's first read (the document lookup)
+    /// then costs no round trip of its own while the lock is held. Later ones go with bound
+    /// values.
+    pub(crate) async fn fetch_all<T: Decode>(
+        &mut self,
+        sql: SqlStr,
+        args: &[Arg],
+    ) -> Result<Vec<T>, sqlx::Error> {
+        self.refuse_if_rolled_back()?;
+        if self.state == State::Pending {
+            let mut text = inline(sql.as_str(), args)?;
+            text.push_str(";\n");
+            return self.send(text, false).await;
+        }
+        let q = sqlx::query_as_with(sql, pg_args(args)?);
+        let result = q.fetch_all(&mut **self.conn).await;
+        self.after(result).await
     }
 
     /// Opens the transaction if nothing has yet (for a statement sent with bound values).

@@ -236,12 +236,7 @@ impl Exec for WriteTx<'_> {
     ) -> Result<Vec<T>, sqlx::Error> {
         match self {
             WriteTx::Sqlite(tx) => Ok(tx.send(sql.into_sql(), sqlite_args(args)?, false).await?.0),
-            WriteTx::Postgres(tx) => {
-                tx.open().await?;
-                let q = sqlx::query_as_with(sql.into_sql(), pg_args(args)?);
-                let result = q.fetch_all(tx.conn()).await;
-                tx.after(result).await
-            }
+            WriteTx::Postgres(tx) => tx.fetch_all(sql.into_sql(), args).await,
         }
     }
 
@@ -258,10 +253,7 @@ impl Exec for WriteTx<'_> {
                 .into_iter()
                 .next()),
             WriteTx::Postgres(tx) => {
-                tx.open().await?;
-                let q = sqlx::query_as_with(sql.into_sql(), pg_args(args)?);
-                let result = q.fetch_optional(tx.conn()).await;
-                tx.after(result).await
+                Ok(tx.fetch_all(sql.into_sql(), args).await?.into_iter().next())
             }
         }
     }
