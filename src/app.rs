@@ -231,11 +231,15 @@ pub async fn run(
         tasks.clone(),
         shutdown.child_token(),
     );
-    tasks.spawn(realtime::hub::run(
-        hub.clone(),
-        sequencer,
-        shutdown.child_token(),
-    ));
+    let routing = realtime::hub::run(hub.clone(), sequencer, shutdown.child_token());
+    match db {
+        // Its reads (read-backs, log reads) are round trips to another process, each a wake-up
+        // that must not queue behind the socket tasks its last event made ready.
+        Db::Postgres(_) => crate::own_thread::spawn("scholia-hub", routing, &tasks),
+        Db::Sqlite(_) => {
+            tasks.spawn(routing);
+        }
+    }
 
     let inject = config
         .bench_endpoints

@@ -65,6 +65,7 @@ pub mod domain;
 pub mod http_log;
 pub mod input;
 pub mod metrics;
+pub mod own_thread;
 pub mod realtime;
 pub mod render;
 pub mod store;

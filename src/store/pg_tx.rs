@@ -20,24 +20,12 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Column, Either, Postgres, Row, SqlSafeStr, SqlStr};
 
-use super::exec::{Decode, pg_args};
+use super::exec::{Decode, Ignored, pg_args};
 use super::steps::{Arg, Steps};
-use super::tx::WRITE_LOCK_KEY;
+use super::tx::{State, WRITE_LOCK_KEY};
 
 /// The alias of the lock's row, which [`PgTx::send`] leaves out of the rows it returns.
 const LOCK_COLUMN: &str = "scholia_write_lock";
-
-/// Where a transaction stands (as `super::tx::State` for SQLite).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Nothing sent yet: the next statement starts with `BEGIN` and the lock.
-    Pending,
-    Open,
-    /// Committed; later statements run on their own (reads after the last write).
-    Committed,
-    /// Rolled back; later statements are refused, lest they run outside it.
-    RolledBack,
-}
 
 /// A PostgreSQL write transaction on a connection of the pool.
 pub(crate) struct PgTx<'c> {
@@ -209,15 +197,6 @@ impl Drop for PgTx<'_> {
         if self.state == State::Open {
             self.conn.close_on_drop();
         }
-    }
-}
-
-/// A row nobody reads.
-struct Ignored;
-
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for Ignored {
-    fn from_row(_: &'r R) -> Result<Ignored, sqlx::Error> {
-        Ok(Ignored)
     }
 }
 

@@ -33,10 +33,11 @@ pub(crate) enum WriteTx<'c> {
     Postgres(PgTx<'c>),
 }
 
-/// Where a SQLite transaction stands.
+/// Where a write transaction stands, on either engine.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Nothing sent yet: the next query starts with `BEGIN IMMEDIATE`.
+pub(super) enum State {
+    /// Nothing sent yet: the next query starts with `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and
+    /// the writers' lock (PostgreSQL).
     Pending,
     Open,
     /// Committed; later statements run on their own (reads after the last write).

@@ -53,7 +53,10 @@ impl Writer {
         ));
         let writing = run(writer_db.clone(), rx, restart, shutdown);
         match writer_db {
-            Db::Postgres(_) => spawn_on_own_thread(writing, tasks),
+            // A group holds the lock every writer of the cluster waits for from its first
+            // statement to its commit: between statements this task must wake at once (S7:
+            // cross-node p99 310 -> 44 ms).
+            Db::Postgres(_) => crate::own_thread::spawn("scholia-writer", writing, tasks),
             // SQLite's lock is this process's alone and its connection has a thread of its
             // own already: a second thread only adds a wake-up per write (S4 on SQLite, A/B:
             // 600-700 -> 720-810 us of CPU per POST).
@@ -76,36 +79,6 @@ impl Writer {
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         Ok(answer.await.map_err(|_| StoreError::WriterStopped)??)
-    }
-}
-
-/// Runs the PostgreSQL writer on a thread of its own. A group holds the lock every writer of
-/// the cluster waits for from its first statement to its commit, so between statements this
-/// task must wake at once, not behind the hundreds of socket tasks an event's delivery made
-/// ready on the server's runtime (S7: cross-node p99 310 -> 44 ms). Tracked on `tasks`, so
-/// whoever waits for them at shutdown waits for the last commit.
-fn spawn_on_own_thread(writing: impl Future<Output = ()> + Send + 'static, tasks: &TaskTracker) {
-    let (finished, done) = oneshot::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("scholia-writer".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(writing),
-                Err(e) => tracing::error!(error = %e, "the writer's runtime did not start"),
-            }
-            let _ = finished.send(());
-        });
-    match spawned {
-        Ok(_) => {
-            tasks.spawn(async move {
-                let _ = done.await;
-            });
-        }
-        // Writes then fail at once with `WriterStopped` rather than wait.
-        Err(e) => tracing::error!(error = %e, "the writer's thread did not start"),
     }
 }
 
