@@ -340,4 +340,53 @@ mod tests {
         assert_eq!(groups_named(&db, "first").await, 0);
         assert_eq!(groups_named(&db, "later").await, 0);
     }
+
+    /// On PostgreSQL an abandoned transaction holds the lock every writer of the cluster waits
+    /// for: its connection must not go back to the pool open. Needs `SCHOLIA_TEST_POSTGRES_URL`
+    /// (skipped without it, except under CI).
+    #[tokio::test]
+    async fn an_abandoned_postgres_transaction_releases_the_writers_lock() {
+        let base = match std::env::var("SCHOLIA_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but SCHOLIA_TEST_POSTGRES_URL is not set")
+            }
+            _ => return,
+        };
+        let schema = format!("scholia_txtest_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(&base).await.unwrap();
+        let reset = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}");
+        sqlx::raw_sql(AssertSqlSafe(reset).into_sql_str())
+            .execute(&admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let db = Db::connect(&url).await.unwrap();
+        {
+            let mut conn = HeldConnection::take(&db).await.unwrap();
+            let mut tx = conn.begin_write().await.unwrap();
+            tx.execute(INSERT_GROUP, &["abandoned".into()])
+                .await
+                .unwrap();
+        }
+        // A held lock would make this wait for as long as the pool kept the connection.
+        let write = async {
+            let mut conn = HeldConnection::take(&db).await.unwrap();
+            let mut tx = conn.begin_write().await.unwrap();
+            tx.execute(INSERT_GROUP, &["next".into()]).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(5), write)
+            .await
+            .expect("the writers' lock was released");
+        assert_eq!(groups_named(&db, "abandoned").await, 0);
+        assert_eq!(groups_named(&db, "next").await, 1);
+        db.close().await;
+        let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        sqlx::raw_sql(AssertSqlSafe(drop).into_sql_str())
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
 }
