@@ -47,6 +47,16 @@ impl Db {
                     anyhow::anyhow!("cannot create data directory {}: {e}", parent.display())
                 })?;
             }
+            // sqlx locks PostgreSQL's migrations (an advisory lock) but not SQLite's: two
+            // processes opening a new file at once would both switch it to WAL and apply
+            // migration 1, and one would fail ("database is locked", "table users already
+            // exists"). A lock on a file beside the database, held from opening to the end of
+            // the migrations, makes the second wait, then find nothing left to do.
+            let in_memory = path.starts_with(":memory:") || url.contains("mode=memory");
+            let guard = match in_memory {
+                true => None,
+                false => Some(migration_lock(path).await?),
+            };
             // WAL lets admin commands in another process write while the server reads, and the
             // busy timeout makes a second writer wait for the lock instead of failing.
             let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
@@ -64,7 +74,10 @@ impl Db {
                 .connect_with(options)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path}: {e}"))?;
-            Db::Sqlite(pool)
+            let db = Db::Sqlite(pool);
+            db.migrate().await?;
+            drop(guard);
+            return Ok(db);
         } else {
             anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...");
         };
@@ -97,6 +110,7 @@ impl Db {
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
+        // Also run for SQLite by `connect` under the migration lock.
         match self {
             Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
             Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
@@ -132,4 +146,22 @@ impl Db {
             Db::Postgres(p) => (p.size(), p.num_idle()),
         }
     }
+}
+
+/// Holds an exclusive lock on `<database>-migrate` (created if missing, kept afterwards like
+/// SQLite's own `-wal` and `-shm` files) until dropped; waits for another process that holds it.
+async fn migration_lock(database: &str) -> anyhow::Result<std::fs::File> {
+    let path = format!("{database}-migrate");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open the migration lock {path}: {e}"))?;
+        file.lock()
+            .map_err(|e| anyhow::anyhow!("cannot lock {path}: {e}"))?;
+        Ok(file)
+    })
+    .await?
 }
