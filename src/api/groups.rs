@@ -308,9 +308,11 @@ async fn target_user(
         .ok_or(ApiError::NotFound)
 }
 
-/// Adds a member. Allowed to: the user themselves joining a group of their authority they could
-/// join (private groups are joinable by their authority; open and restricted groups need no
-/// joining in h, but joining one is harmless), and the group's owners and admins.
+/// Adds a member of the group's authority. In h (`h/views/api/group_members.py`,
+/// `Permission.Group.MEMBER_ADD`) only an auth client of the group's authority may; scholia has
+/// no auth-client callers on this API, so it lets the group's owners and admins add users
+/// instead. No one may add themselves: knowing a private group's id must not make one a member
+/// (joining by invitation is a page's job). Everyone else gets h's 404.
 async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,14 +322,8 @@ async fn add_member(
     let who = caller.identity().ok_or(ApiError::NotFound)?;
     let group = find_group(&state, &id).await?.ok_or(ApiError::NotFound)?;
     let user = target_user(&state, Some(who), &userid).await?;
-    let is_self = user.id == who.user.id;
     let manager = who.role_in(&group.pubid).is_some_and(|r| r >= Role::Admin);
-    let may = if is_self {
-        user.authority == group.authority
-    } else {
-        manager
-    };
-    if !may || user.authority != group.authority {
+    if !manager || user.authority != group.authority {
         return Err(ApiError::NotFound);
     }
     let membership = state

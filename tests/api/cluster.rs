@@ -158,8 +158,8 @@ async fn a_join_on_one_node_reaches_the_users_sockets_on_another(bus: String) {
         .await;
     let (status, body) = nodes[1]
         .post(
-            &format!("/api/groups/{pubid}/members/me"),
-            Some(&bob),
+            &format!("/api/groups/{pubid}/members/acct:bob@example.com"),
+            Some(&alice),
             &json!({}),
         )
         .await;

@@ -76,8 +76,28 @@ async fn groups_and_memberships(backend: Backend) {
         StatusCode::NOT_FOUND
     );
 
-    // The owner adds Bob; Bob can read; Bob leaves; the owner cannot be removed by Bob.
+    // Knowing the id does not let Bob add himself (h lets only an auth client add members),
+    // by name or as `me`, and leaves no trace in the change log.
     let userid = bob.userid().to_string();
+    let logged = app.db.changes_after(0, 1000).await.unwrap().len();
+    for who in [userid.as_str(), "me"] {
+        assert_eq!(
+            app.status(
+                reqwest::Method::POST,
+                &format!("/api/groups/{pubid}/members/{who}"),
+                Some(&bob_t)
+            )
+            .await,
+            StatusCode::NOT_FOUND
+        );
+    }
+    assert_eq!(
+        app.get(&ann_path, Some(&bob_t)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.db.changes_after(0, 1000).await.unwrap().len(), logged);
+
+    // The owner adds Bob; Bob can read; Bob leaves; the owner cannot be removed by Bob.
     assert_eq!(
         app.status(
             reqwest::Method::POST,
