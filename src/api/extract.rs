@@ -73,8 +73,11 @@ impl FromRequest<AppState> for JsonBody {
                 ApiError::BadRequest(NOT_JSON.to_owned())
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|_| ApiError::BadRequest(NOT_JSON.to_owned()))
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ApiError::BadRequest(NOT_JSON.to_owned()))?;
+        if let Some(path) = crate::input::nul_path(&body) {
+            return Err(ApiError::BadRequest(crate::input::nul_reason(&path)));
+        }
+        Ok(JsonBody(body))
     }
 }

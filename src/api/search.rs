@@ -154,6 +154,14 @@ async fn search(
         pairs,
         errors: vec![],
     };
+    // As in a JSON body (`input::nul_path`): refused alike on both engines.
+    let nuls: Vec<String> = p
+        .pairs
+        .iter()
+        .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| crate::input::nul_reason(k))
+        .collect();
+    p.errors.extend(nuls);
     let limit = p.int("limit", LIMIT_DEFAULT, LIMIT_MAX);
     let mut offset = p.int("offset", 0, OFFSET_MAX);
     let sort = p.one_of(

@@ -316,3 +316,44 @@ pub fn is_shared(perms: Option<&PermissionsInput>, group: &str) -> bool {
         None => false,
     }
 }
+
+/// Where the first NUL character (U+0000) in a request body is, as a field path (`text`,
+/// `tags.1`, `target.0.selector.0.exact`; a key holding one is named by its parent's path and
+/// the key itself): PostgreSQL cannot store one in text and SQLite would, so both engines
+/// refuse it before anything is written, and answer alike.
+pub fn nul_path(value: &Value) -> Option<String> {
+    fn walk(value: &Value, path: &mut Vec<String>) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                path.push(i.to_string());
+                let found = walk(item, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            Value::Object(map) => map.iter().any(|(k, v)| {
+                path.push(k.clone());
+                let found = k.contains('\0') || walk(v, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = vec![];
+    walk(value, &mut path).then(|| path.join("."))
+}
+
+/// h-style reason for a NUL character at `path`.
+pub fn nul_reason(path: &str) -> String {
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    format!("{at}may not contain a NUL character (\\u0000)")
+}

@@ -188,6 +188,23 @@ async fn create_rejects_bad_input_and_writes_nothing(backend: Backend) {
             "references.0: Annotation AAAAAAAAAAAAAAAAAAAAAA does not exist",
         ),
         (json!([1, 2]), "[1, 2] is not of type 'object'"),
+        // PostgreSQL cannot store a NUL; both engines refuse it alike, before writing.
+        (
+            json!({"uri": "http://x.com", "text": "a\u{0}b"}),
+            "text: may not contain a NUL character (\\u0000)",
+        ),
+        (
+            json!({"uri": "http://x.com/\u{0}"}),
+            "uri: may not contain a NUL character (\\u0000)",
+        ),
+        (
+            json!({"uri": "http://x.com", "tags": ["ok", "b\u{0}"]}),
+            "tags.1: may not contain a NUL character (\\u0000)",
+        ),
+        (
+            json!({"uri": "http://x.com", "target": [{"selector": [{"exact": "\u{0}"}]}]}),
+            "target.0.selector.0.exact: may not contain a NUL character (\\u0000)",
+        ),
     ];
     for (body, reason) in cases {
         let (status, answer) = app.post("/api/annotations", Some(&token), &body).await;
@@ -198,6 +215,15 @@ async fn create_rejects_bad_input_and_writes_nothing(backend: Backend) {
             "{body}"
         );
     }
+    // A NUL in a search parameter is refused the same way (PostgreSQL answered 500).
+    let (status, answer) = app.get("/api/search?uri=%00", Some(&token)).await;
+    assert_eq!(
+        (status, answer["reason"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("uri: may not contain a NUL character (\\u0000)")
+        )
+    );
     let r = app
         .req(reqwest::Method::POST, "/api/annotations", Some(&token))
         .header("content-type", "application/json")
