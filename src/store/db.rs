@@ -110,7 +110,7 @@ impl Db {
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
-        // Also run for SQLite by `connect` under the migration lock.
+        // On SQLite `connect` holds `migration_lock` around this; sqlx locks PostgreSQL's.
         match self {
             Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
             Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
