@@ -14,6 +14,7 @@
 //! hold one and that check cannot fail here.
 
 mod document;
+pub mod limits;
 mod pyrepr;
 mod schema;
 #[cfg(test)]
@@ -252,7 +253,7 @@ pub fn parse_create(body: &Value) -> Result<CreateAnnotation, ValidationError> {
     let document_given = raw_document.is_some();
     let document = document_input(&raw_document.unwrap_or_default(), &uri)?;
     let metadata = map.shift_remove("metadata");
-    Ok(CreateAnnotation {
+    let create = CreateAnnotation {
         uri,
         text,
         tags,
@@ -265,7 +266,9 @@ pub fn parse_create(body: &Value) -> Result<CreateAnnotation, ValidationError> {
         document_given,
         metadata,
         extra: map,
-    })
+    };
+    limits::check_create(&create)?;
+    Ok(create)
 }
 
 /// Parse a `PATCH`/`PUT /api/annotations/{id}` body. Claims in `document` use
@@ -296,7 +299,7 @@ pub fn parse_update_for(
         None => None,
     };
     let metadata = map.shift_remove("metadata");
-    Ok(UpdateAnnotation {
+    let update = UpdateAnnotation {
         uri,
         text,
         tags,
@@ -306,7 +309,9 @@ pub fn parse_update_for(
         document_raw,
         metadata,
         extra: map,
-    })
+    };
+    limits::check_update(&update)?;
+    Ok(update)
 }
 
 /// `_shared`: shared iff `permissions.read == ["group:<group>"]` exactly.

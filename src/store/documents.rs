@@ -28,10 +28,12 @@ pub struct DocumentClaims {
     pub uris: Vec<DocumentUri>,
 }
 
-/// Records one claim (a no-op when the same claimant already made it).
+/// Records one claim (a no-op when the same claimant already made it). The conflict has no
+/// target because the engines enforce that uniqueness differently: SQLite on the columns,
+/// PostgreSQL on their hashes (migrations/postgres/0004_long_uris.sql); `id` never conflicts.
 const INSERT_CLAIM: &str = "INSERT INTO document_uris (document_id, claimant, claimant_normalized, uri, \
      uri_normalized, type, content_type, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-     ON CONFLICT (claimant_normalized, uri_normalized, type, content_type) DO NOTHING";
+     ON CONFLICT DO NOTHING";
 
 /// Finds or creates the document the claims describe, inside the caller's write transaction,
 /// merging documents the claims show to be one, and returns the document id. The claims

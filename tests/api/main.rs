@@ -17,6 +17,7 @@ mod documents;
 mod e2e;
 mod groups;
 mod index;
+mod limits;
 mod login;
 mod moderation;
 mod pg_outage;
