@@ -2,7 +2,6 @@
 //! a cancellation token fires (so tests run a real server on port 0 and stop it
 //! deterministically).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -176,6 +175,15 @@ pub fn router(state: AppState, hub: Hub) -> Router {
     if state.inject().is_some() {
         routes = routes.merge(api::bench::router());
     }
+    let guard = crate::serve::guard::Guard::new(
+        state.config().max_requests_in_flight,
+        Duration::from_secs(state.config().request_timeout_secs),
+        limit,
+    );
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        guard,
+        crate::serve::guard::check,
+    ));
     let routes = crate::http_log::wrap(routes);
     routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
@@ -258,21 +266,9 @@ pub async fn run(
         },
     );
 
+    let conn_limits = state.config().conn_limits();
     let app = router(state, hub);
-    let graceful = shutdown.clone();
-    // Events go out the moment they are routed: Nagle's algorithm would hold a frame back while
-    // an earlier one is unacknowledged.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { graceful.cancelled().await });
-    server.await?;
+    crate::serve::serve(listener, app, conn_limits, shutdown.clone()).await?;
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
         .await

@@ -13,7 +13,7 @@ pub use self::ws::WsConfig;
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 11] = [
+const FLAT_ENV: [&str; 15] = [
     "listen",
     "data_dir",
     "database_url",
@@ -25,6 +25,10 @@ const FLAT_ENV: [&str; 11] = [
     "bus_poll_ms",
     "client_assets",
     "demo",
+    "request_timeout_secs",
+    "max_connections_per_address",
+    "limit_loopback_connections",
+    "max_requests_in_flight",
 ];
 
 /// Everything the server and the admin commands need to know. Every field has a default, so
@@ -68,6 +72,16 @@ pub struct Config {
     /// with. Anyone who can reach the server can then publish to every socket: benchmark
     /// servers only.
     pub bench_endpoints: bool,
+    /// A request's headers, and then its body, must each arrive within this many seconds (a
+    /// client that trickles them is closed; an idle keep-alive connection closes after it too).
+    pub request_timeout_secs: u64,
+    /// Connections (WebSockets included) one client address may hold open; 0: no cap.
+    pub max_connections_per_address: usize,
+    /// Whether that cap applies to loopback addresses too (by default it does not: a reverse
+    /// proxy on the same host connects from one for all its clients).
+    pub limit_loopback_connections: bool,
+    /// API requests in progress at once; past it, a 503 with `Retry-After` at once. 0: no cap.
+    pub max_requests_in_flight: usize,
 }
 
 impl Default for Config {
@@ -86,6 +100,10 @@ impl Default for Config {
             client_assets: None,
             demo: false,
             bench_endpoints: false,
+            request_timeout_secs: 30,
+            max_connections_per_address: 1000,
+            limit_loopback_connections: false,
+            max_requests_in_flight: 1024,
         }
     }
 }
@@ -150,6 +168,10 @@ impl Config {
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"
         );
+        anyhow::ensure!(
+            self.request_timeout_secs >= 1,
+            "request_timeout_secs must be at least 1"
+        );
         self.ws.validate()?;
         Ok(())
     }
@@ -157,6 +179,15 @@ impl Config {
     /// The per-socket limits of the Real Time API.
     pub fn socket_limits(&self) -> crate::realtime::socket::Limits {
         self.ws.limits()
+    }
+
+    /// How the listener treats connections.
+    pub fn conn_limits(&self) -> crate::serve::ConnLimits {
+        crate::serve::ConnLimits {
+            header_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+            per_address: self.max_connections_per_address,
+            cap_loopback: self.limit_loopback_connections,
+        }
     }
 
     /// The public base URL without a trailing slash.

@@ -68,6 +68,7 @@ pub mod metrics;
 pub mod own_thread;
 pub mod realtime;
 pub mod render;
+pub mod serve;
 pub mod store;
 pub mod uri;
 

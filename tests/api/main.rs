@@ -15,6 +15,7 @@ mod deploy;
 mod direct;
 mod documents;
 mod e2e;
+mod edge;
 mod groups;
 mod index;
 mod limits;
