@@ -188,6 +188,9 @@ pub fn router(state: AppState, hub: Hub) -> Router {
     routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }
 
+/// How long routing may take, once the listener has stopped, to hand sockets what was committed.
+const ROUTING_DRAIN: Duration = Duration::from_secs(5);
+
 /// Serves `listener` until `shutdown` is cancelled, then drains in-flight requests (for at most
 /// a few seconds) and stops background tasks.
 pub async fn run(
@@ -231,15 +234,28 @@ pub async fn run(
     let watermark = bus::Watermark::new(start_seq);
     let (announcer, sequencer) = bus::connect(db.clone(), feed, watermark.clone(), poll).await?;
     let store = Store::new(db.clone());
+    // Stopping is ordered so that no committed event is dropped: the listener stops and its
+    // requests finish (no more writes from this node); then routing stops, after a last read
+    // of the change log; only then are sockets told to close, and each writes what was routed
+    // to it before its 1012 close.
+    let stop_routing = CancellationToken::new();
+    let close_sockets = CancellationToken::new();
     let hub = Hub::new(
         store.clone(),
         site.clone(),
         config.socket_limits(),
         watermark,
         tasks.clone(),
-        shutdown.child_token(),
+        close_sockets.clone(),
     );
-    let routing = realtime::hub::run(hub.clone(), sequencer, shutdown.child_token());
+    let routing = {
+        let (stop, routed) = (stop_routing.clone(), close_sockets.clone());
+        let hub = hub.clone();
+        async move {
+            realtime::hub::run(hub, sequencer, stop).await;
+            routed.cancel();
+        }
+    };
     match db {
         // Its reads (read-backs, log reads) are round trips to another process, each a wake-up
         // that must not queue behind the socket tasks its last event made ready.
@@ -268,7 +284,18 @@ pub async fn run(
 
     let conn_limits = state.config().conn_limits();
     let app = router(state, hub);
-    crate::serve::serve(listener, app, conn_limits, shutdown.clone()).await?;
+    let served = crate::serve::serve(listener, app, conn_limits, shutdown.clone()).await;
+    stop_routing.cancel();
+    // Routing ends with one read of the log; should it hang (a database gone at the same
+    // moment), sockets close anyway.
+    if tokio::time::timeout(ROUTING_DRAIN, close_sockets.cancelled())
+        .await
+        .is_err()
+    {
+        tracing::warn!("routing did not finish within {ROUTING_DRAIN:?}; closing sockets");
+        close_sockets.cancel();
+    }
+    served?;
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(5), tasks.wait())
         .await

@@ -71,6 +71,9 @@ const MAX_BATCH: usize = 64;
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 /// How long a closing socket waits for its close frame to go out and for the peer's reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a socket closing for a restart may take to write what was routed to it before
+/// (README: the server writes every event committed before it began to stop, then closes).
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
 
 /// Why a socket ended; each has its documented close code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +195,7 @@ where
                 match handle(&sock, &raw) {
                     Ok(Some(reply)) => Writing::Reply {
                         held: pacing.release(),
-                        reply: Message::Text(reply.into()),
+                        reply: Some(Message::Text(reply.into())),
                     },
                     Ok(None) => continue,
                     Err(ending) => break ending,
@@ -223,6 +226,16 @@ where
         }
     };
 
+    if ending == Ending::Shutdown {
+        // The hub told sockets to close only once it had routed every change committed before
+        // the server began to stop: those go out first, paced or not, within a deadline.
+        let drain = Writing::Reply {
+            held: pacing.release(),
+            reply: None,
+        };
+        let drained = write(&mut ws, &sock.outbox, drain, &events_out);
+        let _ = Box::pin(tokio::time::timeout(SHUTDOWN_DRAIN, drained)).await;
+    }
     // Boxed: only a closing socket needs the timers, so they do not enlarge every socket's task.
     Box::pin(finish(ws, ending)).await;
     ending
@@ -250,10 +263,11 @@ enum Writing {
     /// Event frames: this one, then whatever else is queued, up to the batch limits.
     Queued(Utf8Bytes),
     /// A reply, after every event queued before it (the held one first), paced or not: when a
-    /// `pong` arrives, the events queued before its `ping` was read have arrived too.
+    /// `pong` arrives, the events queued before its `ping` was read have arrived too. Without a
+    /// reply, the queue's last writes before the socket closes.
     Reply {
         held: Option<Utf8Bytes>,
-        reply: Message,
+        reply: Option<Message>,
     },
     /// Keep-alives.
     Control(Vec<Message>),
@@ -287,7 +301,9 @@ async fn write<Si: Sink<Message> + Unpin>(
                 }
             }
             counter.increment(frames);
-            return write_all(sink, vec![reply]).await.then_some(false);
+            return write_all(sink, reply.into_iter().collect())
+                .await
+                .then_some(false);
         }
         Writing::Queued(first) => first,
     };
