@@ -69,6 +69,9 @@ impl Default for Limits {
 /// stopped reading (the queued frames themselves are shared with other sockets).
 const MAX_BATCH: usize = 64;
 const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// Pings a peer may send before the server flushes their Pongs (which it otherwise leaves
+/// for the next write): the bound on what a peer that pings and never reads can cost.
+const MAX_OWED_PONGS: usize = 16;
 /// How long a closing socket waits for its close frame to go out and for the peer's reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How long a socket closing for a restart may take to write what was routed to it before
@@ -162,6 +165,8 @@ where
     let shutdown = shutdown.cancelled();
     tokio::pin!(shutdown);
     let events_out = metrics::counter!("scholia_ws_messages_out_total", "type" => "event");
+    // Pings answered since the last flush (their Pongs sit in the write buffer until one).
+    let mut owed_pongs = 0usize;
 
     let ending = loop {
         let writing = tokio::select! {
@@ -180,25 +185,40 @@ where
             msg = ws.next(), if throttle.is_none() => {
                 last_heard = Instant::now();
                 let raw = match msg {
-                    Some(Ok(Message::Text(t))) => Bytes::copy_from_slice(t.as_bytes()),
-                    Some(Ok(Message::Binary(b))) => b,
-                    // tungstenite answers Pings itself; a Pong only proves the peer is alive.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Text(t))) => Some(Bytes::copy_from_slice(t.as_bytes())),
+                    Some(Ok(Message::Binary(b))) => Some(b),
+                    // tungstenite answers a Ping itself, but its Pong waits in the socket's
+                    // write buffer until something flushes it: a peer that pings and never
+                    // reads would grow that buffer without end (issue 18, finding 1).
+                    Some(Ok(Message::Ping(_))) => {
+                        owed_pongs += 1;
+                        None
+                    }
+                    // A Pong only proves the peer is alive.
+                    Some(Ok(Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_))) => break Ending::ClientClosed,
                     Some(Err(e)) if is_too_big(&e) => break Ending::TooBig,
                     Some(Err(_)) | None => break Ending::Gone,
                 };
+                // Control frames draw on the same budget as messages, so a flood of them is
+                // read no faster than a flood of messages.
                 if let Some(wait) = bucket.take(last_heard) {
                     metrics::counter!("scholia_ws_throttled_total").increment(1);
                     throttle = Some(Box::pin(tokio::time::sleep_until(last_heard + wait)));
                 }
-                match handle(&sock, &raw) {
-                    Ok(Some(reply)) => Writing::Reply {
-                        held: pacing.release(),
-                        reply: Some(Message::Text(reply.into())),
+                match raw {
+                    None if owed_pongs < MAX_OWED_PONGS => continue,
+                    // Flushed like any write: a peer that does not take its Pongs stalls the
+                    // flush, and is closed as slow like any reader that falls behind.
+                    None => Writing::Control(vec![]),
+                    Some(raw) => match handle(&sock, &raw) {
+                        Ok(Some(reply)) => Writing::Reply {
+                            held: pacing.release(),
+                            reply: Some(Message::Text(reply.into())),
+                        },
+                        Ok(None) => continue,
+                        Err(ending) => break ending,
                     },
-                    Ok(None) => continue,
-                    Err(ending) => break ending,
                 }
             }
             _ = heartbeat.tick() => {
@@ -215,14 +235,27 @@ where
                 Writing::Control(frames)
             }
         };
+        // Events that back up end a stalled write (the queue overflows); keep-alives and Pongs
+        // have no queue behind them, so their write gets the idle timeout instead.
+        let control = matches!(writing, Writing::Control(_));
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
             _ = sock.outbox.slowed() => break Ending::Slow,
             written = write(&mut ws, &sock.outbox, writing, &events_out) => match written {
-                Some(stopped_at_limits) => pacing.wrote(stopped_at_limits),
+                Some(stopped_at_limits) => {
+                    // Every write flushes, the Pongs tungstenite buffered included.
+                    owed_pongs = 0;
+                    pacing.wrote(stopped_at_limits)
+                }
                 None => break Ending::Gone,
-            }
+            },
+            _ = async {
+                match control {
+                    true => tokio::time::sleep(limits.idle_timeout).await,
+                    false => std::future::pending().await,
+                }
+            } => break Ending::Slow,
         }
     };
 

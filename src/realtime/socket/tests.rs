@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ struct Fake {
     incoming: mpsc::UnboundedReceiver<Result<Message, axum::Error>>,
     outgoing: mpsc::UnboundedSender<Message>,
     flushes: Arc<AtomicUsize>,
+    /// While set, flushes never complete: a peer that has stopped reading.
+    stalled: Arc<AtomicBool>,
 }
 
 impl Stream for Fake {
@@ -43,7 +45,10 @@ impl Sink<Message> for Fake {
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
         self.flushes.fetch_add(1, Ordering::SeqCst);
-        Poll::Ready(Ok(()))
+        match self.stalled.load(Ordering::SeqCst) {
+            true => Poll::Pending,
+            false => Poll::Ready(Ok(())),
+        }
     }
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
         Poll::Ready(Ok(()))
@@ -57,6 +62,7 @@ struct Client {
     outbox: outbox::Sender,
     shutdown: CancellationToken,
     flushes: Arc<AtomicUsize>,
+    stalled: Arc<AtomicBool>,
     registry: Arc<Registry>,
     task: JoinHandle<Ending>,
 }
@@ -77,10 +83,12 @@ fn start(limits: Limits) -> Client {
         shutdown: shutdown.clone(),
         limits,
     };
+    let stalled = Arc::new(AtomicBool::new(false));
     let fake = Fake {
         incoming,
         outgoing,
         flushes: flushes.clone(),
+        stalled: stalled.clone(),
     };
     Client {
         send,
@@ -88,6 +96,7 @@ fn start(limits: Limits) -> Client {
         outbox,
         shutdown,
         flushes,
+        stalled,
         registry,
         task: tokio::spawn(drive(fake, sock)),
     }
@@ -326,6 +335,39 @@ async fn fast_senders_are_throttled_not_dropped() {
     }
     // Two in the burst plus the one that empties the bucket, then one a second.
     assert_eq!(at, vec![0, 0, 0, 1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pings_draw_on_the_message_budget() {
+    let mut c = start(Limits {
+        messages_per_second: 1.0,
+        message_burst: 2.0,
+        ..Limits::default()
+    });
+    let t0 = Instant::now();
+    for _ in 0..5 {
+        c.send.send(Ok(Message::Ping(Bytes::new()))).unwrap();
+    }
+    c.text(r#"{"type":"ping","id":9}"#);
+    assert!(c.next_text().await.contains(r#""reply_to":9"#));
+    // Two Pings in the burst, the third empties the bucket, then one a second: the message
+    // after five Pings waits as it would after five messages.
+    assert_eq!(t0.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_pings_and_never_reads_is_closed_as_slow() {
+    let mut c = start(Limits::default());
+    c.stalled.store(true, Ordering::SeqCst);
+    let t0 = Instant::now();
+    for _ in 0..super::MAX_OWED_PONGS {
+        c.send.send(Ok(Message::Ping(Bytes::new()))).unwrap();
+    }
+    // The Pongs owed are flushed once there are this many; the flush stalls, and a stalled
+    // write with no queue behind it ends at the idle timeout, as slow.
+    assert_eq!(c.close_code().await, 1013);
+    assert_eq!(t0.elapsed(), Limits::default().idle_timeout);
+    assert_eq!(c.task.await.unwrap(), Ending::Slow);
 }
 
 #[tokio::test(start_paused = true)]

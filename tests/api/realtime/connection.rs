@@ -258,3 +258,40 @@ async fn shutdown_writes_every_committed_event_before_closing() {
     assert_eq!(received, committed);
     stopping.await.unwrap().unwrap();
 }
+
+/// A Ping flood from a client that never reads (issue 18, finding 1: one such socket took the
+/// server from 16 MB to 2.5 GB): Pings draw on the message budget, so past the burst the
+/// server stops reading the socket, and what it owes in Pongs stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_is_read_no_faster_than_messages() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut ws = app.ws(None).await;
+    let flood = async {
+        for _ in 0..5_000 {
+            let ping = Message::Ping(vec![7u8; 125].into());
+            if ws.inner.feed(ping).await.is_err() {
+                break;
+            }
+        }
+        let _ = ws.inner.flush().await;
+    };
+    // The server stops reading once throttled, so the flood may never get out in full.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), flood).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let metrics = app.metrics_text().await;
+        let throttled = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("scholia_ws_throttled_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if throttled >= 1.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "5,000 Pings were read without throttling"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
