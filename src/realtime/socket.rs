@@ -74,6 +74,9 @@ const MAX_BATCH_BYTES: usize = 64 * 1024;
 const MAX_OWED_PONGS: usize = 16;
 /// How long a closing socket waits for its close frame to go out and for the peer's reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a socket closed as slow waits for room for its close frame (README, docs: a client
+/// that reads nothing for longer sees the connection end without one).
+pub const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// How long a socket closing for a restart may take to write what was routed to it before
 /// (README: the server writes every event committed before it began to stop, then closes).
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
@@ -280,7 +283,13 @@ where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
 {
     if let Some(frame) = ending.close_frame() {
-        let _ = tokio::time::timeout(CLOSE_GRACE, ws.send(Message::Close(Some(frame)))).await;
+        // A slow socket's close frame waits behind everything already on its way: a reader
+        // that is slow rather than gone gets the documented 1013 if it catches up in time.
+        let grace = match ending {
+            Ending::Slow => SLOW_CLOSE_GRACE,
+            _ => CLOSE_GRACE,
+        };
+        let _ = tokio::time::timeout(grace, ws.send(Message::Close(Some(frame)))).await;
     }
     if ending != Ending::Gone {
         let _ = tokio::time::timeout(CLOSE_GRACE, async {

@@ -2,9 +2,9 @@
 //! throttling, coalescing and close codes, deterministically.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -24,8 +24,20 @@ struct Fake {
     incoming: mpsc::UnboundedReceiver<Result<Message, axum::Error>>,
     outgoing: mpsc::UnboundedSender<Message>,
     flushes: Arc<AtomicUsize>,
-    /// While set, flushes never complete: a peer that has stopped reading.
+    /// While set, nothing more can be written and flushes never complete: a peer that has
+    /// stopped reading. The task waiting on it is woken when it is cleared.
     stalled: Arc<AtomicBool>,
+    waiting: Arc<Mutex<Option<Waker>>>,
+}
+
+impl Fake {
+    fn blocked(&self, cx: &mut Context<'_>) -> bool {
+        let stalled = self.stalled.load(Ordering::SeqCst);
+        if stalled {
+            *self.waiting.lock().unwrap() = Some(cx.waker().clone());
+        }
+        stalled
+    }
 }
 
 impl Stream for Fake {
@@ -37,15 +49,18 @@ impl Stream for Fake {
 
 impl Sink<Message> for Fake {
     type Error = String;
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        match self.blocked(cx) {
+            true => Poll::Pending,
+            false => Poll::Ready(Ok(())),
+        }
     }
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), String> {
         self.outgoing.send(item).map_err(|e| e.to_string())
     }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), String>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
         self.flushes.fetch_add(1, Ordering::SeqCst);
-        match self.stalled.load(Ordering::SeqCst) {
+        match self.blocked(cx) {
             true => Poll::Pending,
             false => Poll::Ready(Ok(())),
         }
@@ -63,6 +78,7 @@ struct Client {
     shutdown: CancellationToken,
     flushes: Arc<AtomicUsize>,
     stalled: Arc<AtomicBool>,
+    waiting: Arc<Mutex<Option<Waker>>>,
     registry: Arc<Registry>,
     task: JoinHandle<Ending>,
 }
@@ -84,11 +100,13 @@ fn start(limits: Limits) -> Client {
         limits,
     };
     let stalled = Arc::new(AtomicBool::new(false));
+    let waiting = Arc::new(Mutex::new(None));
     let fake = Fake {
         incoming,
         outgoing,
         flushes: flushes.clone(),
         stalled: stalled.clone(),
+        waiting: waiting.clone(),
     };
     Client {
         send,
@@ -97,12 +115,20 @@ fn start(limits: Limits) -> Client {
         shutdown,
         flushes,
         stalled,
+        waiting,
         registry,
         task: tokio::spawn(drive(fake, sock)),
     }
 }
 
 impl Client {
+    /// The peer reads again: what the socket's task was waiting to write goes out.
+    fn unstall(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
+        if let Some(w) = self.waiting.lock().unwrap().take() {
+            w.wake();
+        }
+    }
     /// Queues the event frame `{"n":i}`.
     fn event(&self, i: usize) {
         self.outbox
@@ -364,9 +390,23 @@ async fn a_peer_that_pings_and_never_reads_is_closed_as_slow() {
         c.send.send(Ok(Message::Ping(Bytes::new()))).unwrap();
     }
     // The Pongs owed are flushed once there are this many; the flush stalls, and a stalled
-    // write with no queue behind it ends at the idle timeout, as slow.
+    // write with no queue behind it ends at the idle timeout, as slow. The close frame then
+    // waits its grace for a reader that never comes.
+    assert_eq!(c.task.await.unwrap(), Ending::Slow);
+    let closing = super::SLOW_CLOSE_GRACE + super::CLOSE_GRACE;
+    assert_eq!(t0.elapsed(), Limits::default().idle_timeout + closing);
+}
+
+/// Issue 18, finding 5: a reader that falls behind is cut off with 1013, and the close frame
+/// reaches it if it reads again within the grace, after what was already on its way.
+#[tokio::test(start_paused = true)]
+async fn a_slow_reader_that_catches_up_gets_its_1013() {
+    let mut c = start(Limits::default());
+    c.stalled.store(true, Ordering::SeqCst);
+    while c.outbox.try_send("x".into()).is_ok() {}
+    tokio::time::sleep(super::SLOW_CLOSE_GRACE - Duration::from_secs(1)).await;
+    c.unstall();
     assert_eq!(c.close_code().await, 1013);
-    assert_eq!(t0.elapsed(), Limits::default().idle_timeout);
     assert_eq!(c.task.await.unwrap(), Ending::Slow);
 }
 
