@@ -383,7 +383,7 @@ async fn pings_draw_on_the_message_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn a_peer_that_pings_and_never_reads_is_closed_as_slow() {
-    let mut c = start(Limits::default());
+    let c = start(Limits::default());
     c.stalled.store(true, Ordering::SeqCst);
     let t0 = Instant::now();
     for _ in 0..super::MAX_OWED_PONGS {
