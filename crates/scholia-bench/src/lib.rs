@@ -9,7 +9,7 @@
 //! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
 //! - [`driver`]: the server under test, workers, the server's metrics; [`post`]: paced POSTs.
-//! - [`scenarios`]: S1–S6; [`s7`] (with [`cluster`]): three nodes on PostgreSQL, with and
+//! - [`scenarios`]: S1–S6; [`soak`]: an hour at half S4's rate, sampled per window; [`s7`] (with [`cluster`]): three nodes on PostgreSQL, with and
 //!   without the bus (S4 also runs on PostgreSQL, `--database postgres`).
 //! - [`report`] (with `table`): medians, ranges, the table and the plot.
 //! - [`hist`], [`proc`]: latency histograms and `/proc` readings; [`calibrate`]: how fast the
@@ -27,6 +27,7 @@ mod report_svg;
 mod runner;
 pub mod s7;
 pub mod scenarios;
+pub mod soak;
 mod table;
 mod table_cluster;
 pub mod worker;
@@ -156,6 +157,26 @@ pub enum Scenario {
         /// so no socket is sent more than the server's 2 writes/s pacing).
         #[arg(long)]
         quick: bool,
+    },
+    /// The soak: half of S4's rate for an hour with churn and sockets that never read; RSS,
+    /// descriptors and latency per window (use --runs 1).
+    Soak {
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 3600.0)]
+        secs: f64,
+        #[arg(long, default_value_t = 60.0)]
+        window_secs: f64,
+        /// Sockets that never read (rounded down to whole URIs of ten).
+        #[arg(long, default_value_t = 100)]
+        slow: usize,
+        /// Connections churning (connect, subscribe, one event, close) all along.
+        #[arg(long, default_value_t = 8)]
+        churn: usize,
+        #[arg(long, default_value_t = 20.0)]
+        churn_rate: f64,
     },
     /// Every scenario with its defaults, then BENCHMARKS.md and the SVG plot.
     All {
@@ -318,6 +339,19 @@ fn params_of(s: &Scenario) -> (&'static str, Value) {
             "s7",
             json!({"per_node": per_node, "rate": rate, "secs": secs, "bus": bus,
                    "ramp": ramp, "ramp_secs": ramp_secs}),
+        ),
+        Scenario::Soak {
+            conns,
+            rate,
+            secs,
+            window_secs,
+            slow,
+            churn,
+            churn_rate,
+        } => (
+            "soak",
+            json!({"conns": conns, "rate": rate, "secs": secs, "window_secs": window_secs,
+                   "slow": slow, "churn": churn, "churn_rate": churn_rate}),
         ),
         _ => ("", Value::Null),
     }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::driver::Placement;
-use super::{calibrate, report, s7, scenarios};
+use super::{calibrate, report, s7, scenarios, soak};
 
 pub(super) async fn scenario(
     name: &str,
@@ -69,11 +69,23 @@ pub(super) async fn scenario(
                 let slow = scenarios::s6(place, conns, conns / 100, f("rate"), f("secs")).await?;
                 json!({"clean": clean, "slow": slow})
             }
+            "soak" => {
+                let shape = soak::Soak {
+                    conns: f("conns") as usize,
+                    rate: f("rate"),
+                    secs: f("secs"),
+                    window_secs: f("window_secs"),
+                    slow: f("slow") as usize,
+                    churn: f("churn") as usize,
+                    churn_rate: f("churn_rate"),
+                };
+                soak::soak(place, &shape).await?
+            }
             _ => anyhow::bail!("unknown scenario {name}"),
         };
         v["calibration"] = calibration;
         // S7's result is long (three nodes, every ramp step): its phases printed their lines.
-        if name != "s7" {
+        if name != "s7" && name != "soak" {
             eprintln!("{name}: run {r}: {v}");
         }
         results.push(v);
