@@ -21,6 +21,7 @@ mod index;
 mod limits;
 mod login;
 mod moderation;
+mod permission_model;
 mod pg_outage;
 mod realtime;
 mod search;
