@@ -104,13 +104,30 @@ fn with_scheme(base: &str) -> String {
     }
 }
 
-async fn uri_matches(state: &AppState, values: &[String]) -> ApiResult<Vec<UriMatch>> {
+/// A search URI parameter, read and normalised; expanding it to equivalent URIs needs the
+/// database and is the handler's part.
+pub struct UriParam {
+    pub base: String,
+    pub normalized: String,
+    pub versions: Vec<Version>,
+}
+
+/// A search request's parameters, checked.
+pub struct SearchRequest {
+    /// Everything but `uris`, which [`UriParam`]s become once expanded.
+    pub query: SearchQuery,
+    pub uris: Vec<UriParam>,
+    pub separate_replies: bool,
+}
+
+async fn uri_matches(state: &AppState, values: Vec<UriParam>) -> ApiResult<Vec<UriMatch>> {
     let mut out = vec![];
-    for value in values {
-        let (base, versions) = uri::parse_uri_versions(value);
-        let base = with_scheme(&base);
-        let normalized =
-            uri::normalize(&base).map_err(|e| ApiError::BadRequest(format!("uri: {e}")))?;
+    for UriParam {
+        base,
+        normalized,
+        versions,
+    } in values
+    {
         let uris = state.db().expand_uri(&base, &normalized).await?;
         if versions.is_empty() {
             out.push(UriMatch {
@@ -142,12 +159,10 @@ async fn uri_matches(state: &AppState, values: &[String]) -> ApiResult<Vec<UriMa
     Ok(out)
 }
 
-async fn search(
-    State(state): State<AppState>,
-    caller: Caller,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
-    let pairs = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+/// Reads a raw query string as h's `SearchParamsSchema` does; the error is the 400's reason.
+/// Pure, so the fuzz target `search_params` drives it directly.
+pub fn parse_params(raw: &str) -> Result<SearchRequest, String> {
+    let pairs = url::form_urlencoded::parse(raw.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let mut p = Params {
@@ -204,7 +219,7 @@ async fn search(
         .last("_separate_replies")
         .is_some_and(|v| matches!(v, "true" | "True" | "1"));
     if !p.errors.is_empty() {
-        return Err(ApiError::BadRequest(p.errors.join("\n")));
+        return Err(p.errors.join("\n"));
     }
 
     let query = SearchQuery {
@@ -224,13 +239,36 @@ async fn search(
         top_level_only: separate,
         replies_to: vec![],
     };
-    let uri_values = p.all(&["uri", "url"]);
+    let mut uris = vec![];
+    for value in p.all(&["uri", "url"]) {
+        let (base, versions) = uri::parse_uri_versions(&value);
+        let base = with_scheme(&base);
+        let normalized = uri::normalize(&base).map_err(|e| format!("uri: {e}"))?;
+        uris.push(UriParam {
+            base,
+            normalized,
+            versions,
+        });
+    }
+    Ok(SearchRequest {
+        query,
+        uris,
+        separate_replies: separate,
+    })
+}
+
+async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let SearchRequest {
+        query,
+        uris,
+        separate_replies: separate,
+    } = parse_params(raw.as_deref().unwrap_or_default()).map_err(ApiError::BadRequest)?;
     let query = SearchQuery {
-        uris: if uri_values.is_empty() {
-            vec![]
-        } else {
-            uri_matches(&state, &uri_values).await?
-        },
+        uris: uri_matches(&state, uris).await?,
         ..query
     };
     let who = caller.identity();
