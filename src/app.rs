@@ -169,7 +169,8 @@ fn websocket_url(public_url: &str) -> String {
 /// The whole HTTP surface.
 pub fn router(state: AppState, hub: Hub) -> Router {
     let limit = state.config().max_body_bytes;
-    let mut routes = realtime::router(hub)
+    let echo = state.config().echo_endpoint;
+    let mut routes = realtime::router(hub, echo)
         .merge(client::router())
         .merge(api::router());
     if state.inject().is_some() {

@@ -72,6 +72,10 @@ pub struct Config {
     /// with. Anyone who can reach the server can then publish to every socket: benchmark
     /// servers only.
     pub bench_endpoints: bool,
+    /// Mount `/_echo`: a WebSocket that sends every message back, through the same socket task
+    /// as `/ws`, for RFC 6455 conformance runs (RELIABILITY.md). Anyone who can reach the
+    /// server can then use it as an echo service: test servers only.
+    pub echo_endpoint: bool,
     /// A request's headers, and then its body, must each arrive within this many seconds (a
     /// client that trickles them is closed; an idle keep-alive connection closes after it too).
     pub request_timeout_secs: u64,
@@ -100,6 +104,7 @@ impl Default for Config {
             client_assets: None,
             demo: false,
             bench_endpoints: false,
+            echo_endpoint: false,
             request_timeout_secs: 30,
             max_connections_per_address: 1000,
             limit_loopback_connections: false,
@@ -129,6 +134,8 @@ pub struct Overrides {
     pub demo: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bench_endpoints: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub echo_endpoint: Option<bool>,
 }
 
 impl Config {

@@ -102,6 +102,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.client_assets = args.client_assets.clone();
         overrides.demo = args.demo.then_some(true);
         overrides.bench_endpoints = args.bench_endpoints.then_some(true);
+        overrides.echo_endpoint = args.echo_endpoint.then_some(true);
         overrides.bus = args.bus.clone();
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;

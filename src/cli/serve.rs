@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// the port can then publish to every socket).
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,
+    /// Mount `/_echo`, a WebSocket echo on the production socket task, for RFC 6455
+    /// conformance runs (test servers only).
+    #[arg(long, hide = true)]
+    pub echo_endpoint: bool,
 }
 
 fn init_tracing(format: &str) {

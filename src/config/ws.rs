@@ -118,6 +118,7 @@ impl WsConfig {
             read_buffer_bytes: self.read_buffer_bytes,
             write_rate: self.write_rate,
             write_burst: f64::from(self.write_burst),
+            echo: false,
         }
     }
 }

@@ -43,15 +43,18 @@ use tokio::time::Instant;
 use crate::auth::bearer_token;
 use crate::domain::Identity;
 use hub::Hub;
-use socket::Socket;
+use socket::{Limits, Socket};
 
-/// `/ws`, plus h's streamer 404 for paths below it.
-pub fn router<S>(hub: Hub) -> Router<S> {
-    Router::new()
+/// `/ws`, plus h's streamer 404 for paths below it; with `echo`, also `/_echo`.
+pub fn router<S>(hub: Hub, echo: bool) -> Router<S> {
+    let mut routes = Router::new()
         .route("/ws", any(handshake))
         .route("/ws/", any(not_found))
-        .route("/ws/{*rest}", any(not_found))
-        .with_state(hub)
+        .route("/ws/{*rest}", any(not_found));
+    if echo {
+        routes = routes.route("/_echo", any(echo_handshake));
+    }
+    routes.with_state(hub)
 }
 
 /// h's streamer error bodies (`h/streamer/views.py`).
@@ -93,6 +96,16 @@ fn ws_token(req: &axum::http::request::Parts) -> Option<String> {
 }
 
 async fn handshake(State(hub): State<Hub>, req: Request) -> Response {
+    upgrade(hub, req, false).await
+}
+
+/// `/_echo` (`echo_endpoint`, for RFC 6455 conformance runs): an anonymous socket on the same
+/// handshake, limits and socket task as `/ws`, that sends every data message back.
+async fn echo_handshake(State(hub): State<Hub>, req: Request) -> Response {
+    upgrade(hub, req, true).await
+}
+
+async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
     let (mut parts, _body) = req.into_parts();
     if parts.method != Method::GET {
         return bad_handshake();
@@ -108,7 +121,7 @@ async fn handshake(State(hub): State<Hub>, req: Request) -> Response {
             HeaderValue::from_static("13"),
         );
     }
-    let token = ws_token(&parts);
+    let token = ws_token(&parts).filter(|_| !echo);
     let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &hub).await else {
         return bad_handshake();
     };
@@ -128,7 +141,10 @@ async fn handshake(State(hub): State<Hub>, req: Request) -> Response {
         },
         None => None,
     };
-    let limits = hub.limits();
+    let limits = Limits {
+        echo,
+        ..*hub.limits()
+    };
     // Shared from here on: a socket's tasks hold a pointer, not a copy of the user and roles.
     let identity = identity.map(Arc::new);
     // Held until the socket's task ends, so shutdown waits for sockets to close (axum's
@@ -147,7 +163,7 @@ async fn handshake(State(hub): State<Hub>, req: Request) -> Response {
             // its own 368-byte slot for it for the socket's whole life.
             let ws = Box::new(ws);
             Box::pin(async move {
-                serve(ws, hub, identity, epoch).await;
+                serve(ws, hub, identity, epoch, limits).await;
                 drop(tracked);
             })
         })
@@ -158,8 +174,13 @@ async fn handshake(State(hub): State<Hub>, req: Request) -> Response {
 /// Everything passed by value here stays in the socket's task for its whole life, so it is
 /// kept to pointers: the socket and the identity come boxed and shared, the limits are read
 /// from the hub.
-async fn serve(ws: Box<WebSocket>, hub: Hub, identity: Option<Arc<Identity>>, epoch: u64) {
-    let limits = *hub.limits();
+async fn serve(
+    ws: Box<WebSocket>,
+    hub: Hub,
+    identity: Option<Arc<Identity>>,
+    epoch: u64,
+    limits: Limits,
+) {
     let (outbox_tx, outbox) = outbox::channel(limits.queue);
     let userid = identity.as_ref().map(|i| i.userid.clone());
     let auth = if userid.is_some() {

@@ -45,6 +45,9 @@ pub struct Limits {
     pub write_rate: f64,
     /// Writes a socket makes at once before the pacing applies.
     pub write_burst: f64,
+    /// Echo every data message back instead of interpreting it: only the conformance endpoint
+    /// `/_echo` sets it, so RFC 6455 cases run against this very loop.
+    pub echo: bool,
 }
 
 impl Default for Limits {
@@ -60,6 +63,7 @@ impl Default for Limits {
             read_buffer_bytes: 1024,
             write_rate: 2.0,
             write_burst: 10.0,
+            echo: false,
         }
     }
 }
@@ -187,8 +191,12 @@ where
             }
             msg = ws.next(), if throttle.is_none() => {
                 last_heard = Instant::now();
+                let mut text = false;
                 let raw = match msg {
-                    Some(Ok(Message::Text(t))) => Some(Bytes::copy_from_slice(t.as_bytes())),
+                    Some(Ok(Message::Text(t))) => {
+                        text = true;
+                        Some(Bytes::copy_from_slice(t.as_bytes()))
+                    }
                     Some(Ok(Message::Binary(b))) => Some(b),
                     // tungstenite answers a Ping itself, but its Pong waits in the socket's
                     // write buffer until something flushes it: a peer that pings and never
@@ -214,6 +222,11 @@ where
                     // Flushed like any write: a peer that does not take its Pongs stalls the
                     // flush, and is closed as slow like any reader that falls behind.
                     None => Writing::Control(vec![]),
+                    // The conformance endpoint: the message goes back as it came.
+                    Some(raw) if limits.echo => Writing::Reply {
+                        held: pacing.release(),
+                        reply: Some(echo(raw, text)),
+                    },
                     Some(raw) => match handle(&sock, &raw) {
                         Ok(Some(reply)) => Writing::Reply {
                             held: pacing.release(),
@@ -384,6 +397,15 @@ fn is_too_big(error: &(dyn std::error::Error + 'static)) -> bool {
             Some(tungstenite::Error::Capacity(_))
         ) || e.is::<tungstenite::error::CapacityError>()
     })
+}
+
+/// A data message as it arrived, for `/_echo`.
+fn echo(raw: Bytes, text: bool) -> Message {
+    // Read as text, so valid UTF-8 (checked again rather than assumed).
+    match std::str::from_utf8(&raw) {
+        Ok(t) if text => Message::Text(t.into()),
+        _ => Message::Binary(raw),
+    }
 }
 
 /// Acts on one client message; returns the reply to send, if any, or why to close.

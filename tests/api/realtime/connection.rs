@@ -295,3 +295,26 @@ async fn a_ping_flood_is_read_no_faster_than_messages() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// `/_echo` (for RFC 6455 conformance runs, RELIABILITY.md) exists only with `echo_endpoint`, and
+/// sends every data message back as it came, text as text and binary as binary, on the socket
+/// task `/ws` runs (where text that is not JSON would close the socket).
+#[tokio::test]
+async fn the_echo_endpoint_exists_only_when_asked_and_echoes_both_kinds() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let status = app.client.get(app.url("/_echo")).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::NOT_FOUND);
+
+    let app = spawn_app_with(Backend::Sqlite, |c| c.echo_endpoint = true).await;
+    let mut ws = super::ws_at(&format!("ws://{}/_echo", app.addr)).await;
+    ws.inner
+        .send(Message::text("not JSON at all"))
+        .await
+        .unwrap();
+    assert_eq!(ws.frame().await, Message::text("not JSON at all"));
+    let bytes = vec![0u8, 0xff, 0x9f, 0x92];
+    ws.inner.send(Message::binary(bytes.clone())).await.unwrap();
+    assert_eq!(ws.frame().await, Message::binary(bytes));
+    ws.inner.send(Message::Close(None)).await.unwrap();
+    assert!(matches!(ws.frame().await, Message::Close(_)));
+}
