@@ -61,6 +61,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr()?;
     let public = config.public_url(Some(bound));
+    // Recorded before the address is announced: an admin command started on that line must
+    // find the server's authority, not fall back to its own default (`run` repeats it,
+    // harmlessly, for servers started another way).
+    db.ensure_world_group(&config.authority()).await?;
     tracing::info!(
         engine = ?db.engine(),
         authority = %config.authority(),
