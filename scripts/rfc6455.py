@@ -4,7 +4,9 @@ kosoku (PyPI; Python 3), against `/_echo` of a release server started with `--ec
 `/_echo` runs the same handshake, limits and socket task as `/ws` and sends every data message
 back, so the echo cases apply to the production read/write loop. Prints a Markdown table (one
 row per case group, verdicts counted) and the cases that were not OK; `--json FILE` keeps the
-per-case results.
+per-case results. Exits 1 when any case FAILED: with the production limits 9.* does by design
+(messages over 64 KiB, 1,000 back-to-back messages), so gate with `--exclude '9.*'`, or raise
+the limits for the run with `--max-message-bytes` and `--messages-per-second`.
 
     python3 -m venv target/kosoku && target/kosoku/bin/pip install kosoku==0.1.0
     cargo build --release

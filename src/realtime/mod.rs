@@ -141,10 +141,7 @@ async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
         },
         None => None,
     };
-    let limits = Limits {
-        echo,
-        ..*hub.limits()
-    };
+    let limits = *hub.limits();
     // Shared from here on: a socket's tasks hold a pointer, not a copy of the user and roles.
     let identity = identity.map(Arc::new);
     // Held until the socket's task ends, so shutdown waits for sockets to close (axum's
@@ -163,7 +160,7 @@ async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
             // its own 368-byte slot for it for the socket's whole life.
             let ws = Box::new(ws);
             Box::pin(async move {
-                serve(ws, hub, identity, epoch, limits).await;
+                serve(ws, hub, identity, epoch, echo).await;
                 drop(tracked);
             })
         })
@@ -173,14 +170,18 @@ async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
 ///
 /// Everything passed by value here stays in the socket's task for its whole life, so it is
 /// kept to pointers: the socket and the identity come boxed and shared, the limits are read
-/// from the hub.
+/// from the hub (only `echo`, one byte, comes from the route).
 async fn serve(
     ws: Box<WebSocket>,
     hub: Hub,
     identity: Option<Arc<Identity>>,
     epoch: u64,
-    limits: Limits,
+    echo: bool,
 ) {
+    let limits = Limits {
+        echo,
+        ..*hub.limits()
+    };
     let (outbox_tx, outbox) = outbox::channel(limits.queue);
     let userid = identity.as_ref().map(|i| i.userid.clone());
     let auth = if userid.is_some() {

@@ -251,9 +251,10 @@ where
                 Writing::Control(frames)
             }
         };
-        // Events that back up end a stalled write (the queue overflows); keep-alives and Pongs
-        // have no queue behind them, so their write gets the idle timeout instead.
-        let control = matches!(writing, Writing::Control(_));
+        // Events that back up end a stalled write (the queue overflows). Keep-alives, Pongs and
+        // replies may have no queue behind them (a peer that sends requests and never reads the
+        // answers, on a socket nothing is routed to), so their write gets the idle timeout too.
+        let deadline = !matches!(writing, Writing::Queued(_));
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
@@ -267,7 +268,7 @@ where
                 None => break Ending::Gone,
             },
             _ = async {
-                match control {
+                match deadline {
                     true => tokio::time::sleep(limits.idle_timeout).await,
                     false => std::future::pending().await,
                 }

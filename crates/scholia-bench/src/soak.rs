@@ -31,6 +31,12 @@ const TEMPLATE: &str = "https://bench.example/soak/{n}";
 const CHURN_URI: &str = "https://bench.example/soak/churn";
 
 pub async fn soak(place: &Placement, s: &Soak) -> anyhow::Result<Value> {
+    // `--stop-reading` counts each worker's own connections, so the never-reading sockets are
+    // whole URIs only while one worker holds them all.
+    anyhow::ensure!(
+        s.slow == 0 || s.conns <= PER_WORKER,
+        "--slow needs --conns of at most {PER_WORKER} (one worker process)"
+    );
     let server = Server::start(place, &[]).await?;
     let uris = (s.conns / 10).max(1);
     // URIs below this one have only sockets that never read.

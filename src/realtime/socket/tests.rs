@@ -397,6 +397,22 @@ async fn a_peer_that_pings_and_never_reads_is_closed_as_slow() {
     assert_eq!(t0.elapsed(), Limits::default().idle_timeout + closing);
 }
 
+/// A peer that asks (`ping` with an id) and never reads the answer, on a socket nothing is
+/// routed to: the stalled reply write ends at the idle timeout as slow, as a stalled Pong
+/// flush does, instead of holding the task forever.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_reads_its_replies_is_closed_as_slow() {
+    let c = start(Limits::default());
+    c.stalled.store(true, Ordering::SeqCst);
+    let t0 = Instant::now();
+    c.send
+        .send(Ok(Message::text(r#"{"type":"ping","id":1}"#)))
+        .unwrap();
+    assert_eq!(c.task.await.unwrap(), Ending::Slow);
+    let closing = super::SLOW_CLOSE_GRACE + super::CLOSE_GRACE;
+    assert_eq!(t0.elapsed(), Limits::default().idle_timeout + closing);
+}
+
 /// Issue 18, finding 5: a reader that falls behind is cut off with 1013, and the close frame
 /// reaches it if it reads again within the grace, after what was already on its way.
 #[tokio::test(start_paused = true)]
