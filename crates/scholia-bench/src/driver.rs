@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -317,6 +317,34 @@ impl Received {
         }
         Ok(out)
     }
+}
+
+/// A `churn` worker: `concurrency` connections cycling connect → subscribe to `uri` → one event
+/// → close for `secs`, beside `rate` events/s published on `uri` for `publish_secs` through the
+/// in-process path (each cycle waits for one). Returns the worker and the publishing request.
+pub fn churn(
+    place: &Placement,
+    server: &Server,
+    uri: &str,
+    concurrency: usize,
+    secs: f64,
+    (rate, publish_secs): (f64, f64),
+) -> anyhow::Result<(
+    Worker,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+)> {
+    let inject = json!({"uri_template": uri, "events": (rate * publish_secs) as u64, "rate": rate});
+    let url = server.url("/_bench/inject");
+    let publisher =
+        tokio::spawn(async move { reqwest::Client::new().post(url).json(&inject).send().await });
+    let args = vec![
+        "churn".to_owned(),
+        format!("--server={}", server.addr),
+        format!("--uri={uri}"),
+        format!("--concurrency={concurrency}"),
+        format!("--secs={secs}"),
+    ];
+    Ok((Worker::start(place, &args)?, publisher))
 }
 
 /// Waits until the workers have received `expected` frames in all (for at most `limit`);

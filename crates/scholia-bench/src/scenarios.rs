@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::cluster::Schema;
-use super::driver::{Placement, Received, Server, Worker, drain, hold, wait_for};
+use super::driver::{self, Placement, Received, Server, Worker, drain, hold, wait_for};
 use super::hist::Histogram;
 use super::post::post_paced;
 use super::proc;
@@ -262,21 +262,9 @@ pub async fn s5(
     let (rss0, fds0, cpu0) = (server.rss_kib(), server.fds(), server.cpu());
     let churn_uri = "https://bench.example/s5/churn";
     // Events on the churn URI for as long as the churn lasts (500 per second).
-    let rate = 500.0;
-    let inject =
-        json!({"uri_template": churn_uri, "events": (rate * (secs + 3.0)) as u64, "rate": rate});
-    let publisher = {
-        let url = server.url("/_bench/inject");
-        tokio::spawn(async move { reqwest::Client::new().post(url).json(&inject).send().await })
-    };
-    let args = vec![
-        "churn".to_owned(),
-        format!("--server={}", server.addr),
-        format!("--uri={churn_uri}"),
-        format!("--concurrency={concurrency}"),
-        format!("--secs={secs}"),
-    ];
-    let mut churn = Worker::start(place, &args)?;
+    let events = (500.0, secs + 3.0);
+    let (mut churn, publisher) =
+        driver::churn(place, &server, churn_uri, concurrency, secs, events)?;
     let result = churn.next().await?;
     let cpu = server.cpu() - cpu0;
     let _ = publisher.await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::driver::{Placement, Received, Server, Worker, drain, hold};
+use super::driver::{Placement, Received, Server, churn, drain, hold};
 use super::post::post_paced;
 use super::proc;
 use super::scenarios::{PER_WORKER, quantiles_us};
@@ -47,20 +47,8 @@ pub async fn soak(place: &Placement, s: &Soak) -> anyhow::Result<Value> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss0, fds0) = (server.rss_kib(), server.fds());
 
-    let inject = json!({"uri_template": CHURN_URI,
-                        "events": (s.churn_rate * (s.secs + 30.0)) as u64, "rate": s.churn_rate});
-    let publisher = {
-        let url = server.url("/_bench/inject");
-        tokio::spawn(async move { reqwest::Client::new().post(url).json(&inject).send().await })
-    };
-    let churn_args = vec![
-        "churn".to_owned(),
-        format!("--server={}", server.addr),
-        format!("--uri={CHURN_URI}"),
-        format!("--concurrency={}", s.churn),
-        format!("--secs={}", s.secs),
-    ];
-    let mut churn = Worker::start(place, &churn_args)?;
+    let events = (s.churn_rate, s.secs + 30.0);
+    let (mut churner, publisher) = churn(place, &server, CHURN_URI, s.churn, s.secs, events)?;
 
     let per_window = (s.rate * s.window_secs) as usize;
     let windows = (s.secs / s.window_secs).ceil() as usize;
@@ -106,7 +94,7 @@ pub async fn soak(place: &Placement, s: &Soak) -> anyhow::Result<Value> {
         );
         samples.push(sample);
     }
-    let churned = churn.next().await?;
+    let churned = churner.next().await?;
     publisher.abort();
     for mut w in workers {
         let _ = w.send("quit").await;
