@@ -272,6 +272,11 @@ async fn search(
         ..query
     };
     let who = caller.identity();
+    if query.has_full_text() {
+        // SQLite indexes text just after a write is answered: wait for that, so that a search
+        // finds every annotation whose create or update was answered before it.
+        state.writer().search_index().caught_up().await;
+    }
     let page = state.db().search(&query, who).await?;
     let rows = present_many(&state, &page.rows, who).await?;
     let mut body = json!({"total": page.total, "rows": rows});

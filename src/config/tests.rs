@@ -72,7 +72,7 @@ fn the_ws_table_in_the_file_sets_the_socket_limits() {
              messages_per_second = 5.5\n\
              message_burst = 7\n\
              read_buffer_bytes = 256\n\
-             write_rate = 0\n\
+             write_rate = 2.5\n\
              write_burst = 4\n",
         )?;
         let c = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
@@ -87,7 +87,7 @@ fn the_ws_table_in_the_file_sets_the_socket_limits() {
         assert_eq!(l.messages_per_second, 5.5);
         assert_eq!(l.message_burst, 7.0);
         assert_eq!(l.read_buffer_bytes, 256);
-        assert_eq!(l.write_rate, 0.0);
+        assert_eq!(l.write_rate, 2.5);
         assert_eq!(l.write_burst, 4.0);
         Ok(())
     });
@@ -142,7 +142,7 @@ fn every_scholia_ws_variable_sets_its_ws_key() {
         ("SCHOLIA_WS_READ_BUFFER_BYTES", "512", |w| {
             w.read_buffer_bytes = 512
         }),
-        ("SCHOLIA_WS_WRITE_RATE", "0", |w| w.write_rate = 0.0),
+        ("SCHOLIA_WS_WRITE_RATE", "1.5", |w| w.write_rate = 1.5),
         ("SCHOLIA_WS_WRITE_BURST", "3", |w| w.write_burst = 3),
     ];
     // The table names every key of `[ws]`, each by its environment name.

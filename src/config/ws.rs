@@ -34,9 +34,9 @@ pub struct WsConfig {
     pub message_burst: u32,
     /// Bytes a socket reads at a time (tungstenite's read buffer, resident per socket).
     pub read_buffer_bytes: usize,
-    /// Writes per second a socket settles to once it has spent `write_burst`: a socket sent
-    /// events faster than this gets them in batches, one write per 1/rate seconds, instead of
-    /// one write each. 0 writes every event at once.
+    /// Opt-in write pacing: writes per second a socket settles to once it has spent
+    /// `write_burst`, its events waiting in between. 0 (the default) writes whatever is queued
+    /// as soon as the socket's task runs, so batches come only from a socket's backlog.
     pub write_rate: f64,
     /// Writes a socket makes at once, however close together, before `write_rate` applies.
     pub write_burst: u32,
@@ -69,7 +69,7 @@ impl Default for WsConfig {
             messages_per_second: 20.0,
             message_burst: 100,
             read_buffer_bytes: 1024,
-            write_rate: 2.0,
+            write_rate: 0.0,
             write_burst: 10,
         }
     }

@@ -1,6 +1,6 @@
 //! One socket's life: a single task that reads the client's messages, drains the socket's own
-//! bounded outbound queue (coalescing whatever is pending into one write, with writes paced for
-//! a socket sent events faster than it needs them one by one: `pacing.rs`), keeps the connection
+//! bounded outbound queue (whatever is pending when the task runs leaves in one write: batches
+//! grow only from backlog, never from waiting; opt-in pacing in `pacing.rs`), keeps the connection
 //! alive, and closes it with a code that says why. Nothing else ever writes to the socket, and
 //! the router never waits on it: it only `try_send`s into the queue.
 //!
@@ -42,7 +42,8 @@ pub struct Limits {
     /// Messages a client may send in a burst before throttling starts.
     pub message_burst: f64,
     pub read_buffer_bytes: usize,
-    /// Writes per second a socket settles to once its burst is spent (0: no pacing).
+    /// Writes per second a socket settles to once its burst is spent (0, the default: no
+    /// pacing, every write goes when the task runs).
     pub write_rate: f64,
     /// Writes a socket makes at once before the pacing applies.
     pub write_burst: f64,
@@ -62,7 +63,7 @@ impl Default for Limits {
             messages_per_second: 20.0,
             message_burst: 100.0,
             read_buffer_bytes: 1024,
-            write_rate: 2.0,
+            write_rate: 0.0,
             write_burst: 10.0,
             echo: false,
         }

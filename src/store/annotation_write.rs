@@ -14,6 +14,7 @@ use super::routing::{
     ACTIVE_CHECKPOINT, DOCUMENT_URIS, RoutingFacts, active_checkpoint, checkpoint_scope,
     document_expansion, expand_uri,
 };
+use super::search_index::MARK_STALE;
 use super::steps::Steps;
 use super::tx::WriteTx;
 use crate::domain::Annotation;
@@ -129,17 +130,9 @@ fn write_steps(
         );
     }
     if engine == Engine::Sqlite {
-        // PostgreSQL indexes the columns themselves; SQLite keeps a separate FTS5 table.
-        if !creating {
-            steps.push(
-                "DELETE FROM annotations_fts WHERE annotation_id = $1",
-                vec![a.id.as_str().into()],
-            );
-        }
-        steps.push(
-            "INSERT INTO annotations_fts (annotation_id, text, quote, tags) VALUES ($1, $2, $3, $4)",
-            vec![a.id.as_str().into(), a.text.as_str().into(), quote.into(), a.tags.join(" ").into()],
-        );
+        // PostgreSQL indexes the columns themselves; on SQLite the FTS5 row follows the commit
+        // (`search_index.rs`).
+        steps.push(MARK_STALE, vec![a.id.as_str().into()]);
     }
     steps.push(
         APPEND_CHANGE,

@@ -6,6 +6,7 @@ use super::rows::{ANNOTATION_COLS, AnnotationRow};
 use sqlx::AssertSqlSafe;
 
 use super::exec::{Exec, HeldConnection};
+use super::search_index;
 use super::steps::Arg;
 use super::{Db, Engine};
 use crate::domain::time::now_micros;
@@ -47,11 +48,8 @@ impl Db {
         )
         .await?;
         if tx.engine() == Engine::Sqlite {
-            tx.execute(
-                "DELETE FROM annotations_fts WHERE annotation_id = $1",
-                &[ann.id.as_str().into()],
-            )
-            .await?;
+            tx.execute(search_index::FORGET, &[ann.id.as_str().into()])
+                .await?;
         }
         let entry = ChangeEntry {
             action: ChangeAction::Delete,

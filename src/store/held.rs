@@ -2,9 +2,10 @@
 //! writes share one when they all succeed; if any fails, the whole transaction is rolled back
 //! and each is retried on its own, so one bad write never takes another down with it.
 
-use super::Db;
 use super::annotation_write::{AnnotationWrite, Written, put_annotation};
 use super::exec::{Exec, HeldConnection};
+use super::search_index::index_backlog;
+use super::{Db, Engine};
 
 impl HeldConnection {
     /// Stores one write in its own transaction.
@@ -64,8 +65,14 @@ impl HeldConnection {
 }
 
 impl Db {
-    /// Stores one created or updated annotation in its own transaction.
+    /// Stores one created or updated annotation in its own transaction, and indexes it for
+    /// search before returning (the writer's groups index after answering instead).
     pub async fn write_annotation(&self, w: &AnnotationWrite) -> Result<Written, sqlx::Error> {
-        HeldConnection::take(self).await?.write_annotation(w).await
+        let mut conn = HeldConnection::take(self).await?;
+        let written = conn.write_annotation(w).await?;
+        if self.engine() == Engine::Sqlite {
+            index_backlog(&mut conn).await?;
+        }
+        Ok(written)
     }
 }

@@ -74,6 +74,16 @@ pub struct SearchQuery {
     pub replies_to: Vec<String>,
 }
 
+impl SearchQuery {
+    /// Whether the search matches words (`text`, `quote`, `any`), which on SQLite reads the
+    /// full-text index (`search_index.rs`).
+    pub fn has_full_text(&self) -> bool {
+        [&self.text, &self.quote, &self.any]
+            .iter()
+            .any(|words| words.iter().any(|w| !w.trim().is_empty()))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum SearchAfter {
     Micros(i64),

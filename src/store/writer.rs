@@ -16,7 +16,8 @@ use tokio_util::task::TaskTracker;
 use super::annotation_write::{AnnotationWrite, Written};
 use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
 use super::exec::HeldConnection;
-use super::{Db, StoreError};
+use super::search_index::SearchIndex;
+use super::{Db, Engine, StoreError};
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
@@ -32,6 +33,7 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    search: SearchIndex,
 }
 
 impl Writer {
@@ -51,7 +53,8 @@ impl Writer {
             restart.clone(),
             shutdown.clone(),
         ));
-        let writing = run(writer_db.clone(), rx, restart, shutdown);
+        let search = SearchIndex::new(writer_db.engine());
+        let writing = run(writer_db.clone(), rx, restart, search.clone(), shutdown);
         match writer_db {
             // A group holds the lock every writer of the cluster waits for from its first
             // statement to its commit: between statements this task must wake at once (S7:
@@ -64,7 +67,7 @@ impl Writer {
                 tasks.spawn(writing);
             }
         }
-        Writer { jobs }
+        Writer { jobs, search }
     }
 
     /// Stores `write` in the next group and returns what was stored once it has committed.
@@ -72,6 +75,11 @@ impl Writer {
     /// would); its change is then not announced, and the hub reads it from the log.
     /// [`StoreError::WriterStopped`] when the task is gone (it stopped, or could not get a
     /// connection for this write's group).
+    /// Where SQLite's full-text index stands against the writes answered so far.
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search
+    }
+
     pub async fn write(&self, write: AnnotationWrite) -> Result<Written, StoreError> {
         let (done, answer) = oneshot::channel();
         self.jobs
@@ -88,10 +96,19 @@ async fn run(
     db: Db,
     mut rx: mpsc::Receiver<Job>,
     restart: Arc<Restart>,
+    search: SearchIndex,
     shutdown: CancellationToken,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut held: Option<HeldConnection> = None;
+    let sqlite = db.engine() == Engine::Sqlite;
+    // Whatever an earlier process left unindexed (a crash after a commit, an upgrade).
+    if sqlite {
+        match HeldConnection::take(&db).await {
+            Ok(c) => search.index(held.insert(c)).await,
+            Err(e) => tracing::error!(error = %e, "the writer has no database connection"),
+        }
+    }
     loop {
         let got = tokio::select! {
             n = rx.recv_many(&mut group, MAX_GROUP) => n,
@@ -144,9 +161,19 @@ async fn run(
         // Nothing at all stored: the connection itself may be broken. The pool tests it on
         // return and the next group takes a fresh one.
         let broken = results.iter().all(Result::is_err);
+        if sqlite && !broken {
+            search.marked();
+        }
         for (done, result) in waiting.into_iter().zip(results) {
             // A caller that went away no longer needs the answer.
             let _ = done.send(result);
+        }
+        // The writes are answered and routed; now their full-text rows (SQLite).
+        if sqlite
+            && !broken
+            && let Some(conn) = held.as_mut()
+        {
+            search.index(conn).await;
         }
         if broken || shutdown.is_cancelled() {
             held = None;

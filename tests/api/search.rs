@@ -1,14 +1,15 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, fresh_database, spawn_app, spawn_on};
 use crate::on_both_engines;
 use scholia::domain::{GroupType, Role};
 
 on_both_engines!(
     search_visibility,
     search_filters_and_paging,
-    search_text_and_replies
+    search_text_and_replies,
+    full_text_follows_updates_and_deletes
 );
 
 fn id(v: &serde_json::Value) -> String {
@@ -228,4 +229,68 @@ async fn search_text_and_replies(backend: Backend) {
         app.search_ids(&format!("references={plain}"), None).await,
         vec![reply]
     );
+}
+
+/// The full-text index follows each write (on SQLite after the write is answered, see
+/// `store/search_index.rs`): a search right after an answer finds the new words and no longer
+/// the old ones, an annotation edited twice is found once, and a deleted one not at all.
+async fn full_text_follows_updates_and_deletes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, t) = app.user("alice").await;
+    let body = json!({"uri": "http://example.com/ft", "text": "an aardvark", "tags": ["Okapi"],
+        "permissions": {"read": ["group:__world__"]}});
+    let a = id(&app.annotate(&t, body).await);
+    assert_eq!(app.search_ids("text=aardvark", None).await, vec![a.clone()]);
+    assert_eq!(app.search_ids("any=okapi", None).await, vec![a.clone()]);
+    for (old, new) in [("aardvark", "badger"), ("badger", "cheetah")] {
+        let path = format!("/api/annotations/{a}");
+        let (status, _) = app.patch(&path, Some(&t), &json!({"text": new})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            app.search_ids(&format!("text={old}"), None)
+                .await
+                .is_empty()
+        );
+        assert_eq!(
+            app.search_ids(&format!("text={new}"), None).await,
+            vec![a.clone()]
+        );
+        assert_eq!(
+            app.search_ids("any=okapi", None).await,
+            vec![a.clone()],
+            "one row each"
+        );
+    }
+    let (status, _) = app.delete(&format!("/api/annotations/{a}"), Some(&t)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.search_ids("text=cheetah", None).await.is_empty());
+    assert!(app.search_ids("any=okapi", None).await.is_empty());
+}
+
+/// A write committed but not yet indexed when the process died (its backlog row left in the
+/// database, as a kill -9 between the commit and the index pass leaves it) is indexed when the
+/// next server starts, before its first full-text search answers.
+#[tokio::test]
+async fn a_backlog_left_by_a_crash_is_indexed_at_start() {
+    let (db_url, db_dir) = fresh_database(Backend::Sqlite).await;
+    let app = spawn_on(&db_url, tempfile::tempdir().unwrap(), |_| {}).await;
+    let (_, t) = app.user("alice").await;
+    let a = id(&app
+        .shared(&t, "__world__", "http://example.com/c", "emu")
+        .await);
+    app.stop().await.unwrap();
+
+    let pool = sqlx::SqlitePool::connect(&db_url).await.unwrap();
+    for sql in [
+        "UPDATE annotations SET text = 'dingo' WHERE id = $1",
+        "INSERT INTO search_backlog (annotation_id) VALUES ($1)",
+    ] {
+        sqlx::query(sql).bind(&a).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let app = spawn_on(&db_url, tempfile::tempdir().unwrap(), |_| {}).await;
+    assert_eq!(app.search_ids("text=dingo", None).await, vec![a]);
+    assert!(app.search_ids("text=emu", None).await.is_empty());
+    drop(db_dir);
 }
