@@ -71,7 +71,7 @@ fn the_ws_table_in_the_file_sets_the_socket_limits() {
              max_filter_values = 3\n\
              messages_per_second = 5.5\n\
              message_burst = 7\n\
-             read_buffer_bytes = 256\n\
+             read_buffer_bytes = 512\n\
              write_rate = 2.5\n\
              write_burst = 4\n",
         )?;
@@ -86,7 +86,7 @@ fn the_ws_table_in_the_file_sets_the_socket_limits() {
         assert_eq!(l.filter.max_values, 3);
         assert_eq!(l.messages_per_second, 5.5);
         assert_eq!(l.message_burst, 7.0);
-        assert_eq!(l.read_buffer_bytes, 256);
+        assert_eq!(l.read_buffer_bytes, 512);
         assert_eq!(l.write_rate, 2.5);
         assert_eq!(l.write_burst, 4.0);
         Ok(())

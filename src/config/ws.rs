@@ -68,7 +68,7 @@ impl Default for WsConfig {
             max_filter_values: 256,
             messages_per_second: 20.0,
             message_burst: 100,
-            read_buffer_bytes: 1024,
+            read_buffer_bytes: 256,
             write_rate: 0.0,
             write_burst: 10,
         }

@@ -178,11 +178,7 @@ async fn serve(
     epoch: u64,
     echo: bool,
 ) {
-    let limits = Limits {
-        echo,
-        ..*hub.limits()
-    };
-    let (outbox_tx, outbox) = outbox::channel(limits.queue);
+    let (outbox_tx, outbox) = outbox::channel(hub.limits().queue);
     let userid = identity.as_ref().map(|i| i.userid.clone());
     let auth = if userid.is_some() {
         "authenticated"
@@ -212,7 +208,12 @@ async fn serve(
         userid: userid.clone(),
         outbox,
         shutdown: hub.shutdown_token().clone(),
-        limits,
+        // Copied here rather than earlier: a copy held across the await above would take room
+        // in every socket's task for its whole life.
+        limits: Limits {
+            echo,
+            ..*hub.limits()
+        },
     };
     let ending = socket::drive(ws, sock).await;
 

@@ -62,7 +62,7 @@ impl Default for Limits {
             filter: FilterLimits::default(),
             messages_per_second: 20.0,
             message_burst: 100.0,
-            read_buffer_bytes: 1024,
+            read_buffer_bytes: 256,
             write_rate: 0.0,
             write_burst: 10.0,
             echo: false,
@@ -150,14 +150,25 @@ pub struct Socket {
 }
 
 /// Runs the socket until it ends, then closes it; returns why it ended.
-pub async fn drive<S, E>(ws: S, sock: Socket) -> Ending
+///
+/// A plain function returning an `async move` block, not an `async fn`: an `async fn` keeps
+/// its arguments twice in its state (as passed, and moved into its body), and `sock` is most of
+/// what every idle socket's task holds.
+pub fn drive<S, E>(ws: S, sock: Socket) -> impl Future<Output = Ending>
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::error::Error + 'static,
+{
+    async move { drive_loop(ws, &sock).await }
+}
+
+async fn drive_loop<S, E>(mut ws: S, sock: &Socket) -> Ending
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     E: std::error::Error + 'static,
 {
     // Not split into halves: reading and writing take turns in this one task, so the socket
     // needs no lock between them.
-    let mut ws = ws;
     let limits = &sock.limits;
     let start = Instant::now();
     let mut heartbeat = tokio::time::interval_at(start + limits.heartbeat, limits.heartbeat);
@@ -229,7 +240,7 @@ where
                         held: pacing.release(),
                         reply: Some(echo(raw, text)),
                     },
-                    Some(raw) => match handle(&sock, &raw) {
+                    Some(raw) => match handle(sock, &raw) {
                         Ok(Some(reply)) => Writing::Reply {
                             held: pacing.release(),
                             reply: Some(Message::Text(reply.into())),
@@ -255,8 +266,10 @@ where
         };
         // Events that back up end a stalled write (the queue overflows). Keep-alives, Pongs and
         // replies may have no queue behind them (a peer that sends requests and never reads the
-        // answers, on a socket nothing is routed to), so their write gets the idle timeout too.
-        let deadline = !matches!(writing, Writing::Queued(_));
+        // answers, on a socket nothing is routed to), so their write gets the idle timeout too
+        // (boxed: rare, and an inline timer would enlarge every socket's task).
+        let mut deadline = (!matches!(writing, Writing::Queued(_)))
+            .then(|| Box::pin(tokio::time::sleep(limits.idle_timeout)));
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ending::Shutdown,
@@ -269,12 +282,9 @@ where
                 }
                 None => break Ending::Gone,
             },
-            _ = async {
-                match deadline {
-                    true => tokio::time::sleep(limits.idle_timeout).await,
-                    false => std::future::pending().await,
-                }
-            } => break Ending::Slow,
+            _ = async { if let Some(d) = deadline.as_mut() { d.as_mut().await } }, if deadline.is_some() => {
+                break Ending::Slow
+            }
         }
     };
 

@@ -43,12 +43,13 @@ impl TokenBucket {
     }
 }
 
-/// The socket's write pacing and the frame it is holding back, if any.
-pub(super) struct Pacing {
-    /// `None`: pacing is off.
-    bucket: Option<TokenBucket>,
-    /// The first frame of the next write and the time it may go (boxed: only a paced socket
-    /// needs a timer).
+/// The socket's write pacing, if it is on (boxed: off by default, and then it costs a socket
+/// one pointer).
+pub(super) struct Pacing(Option<Box<Paced>>);
+
+struct Paced {
+    bucket: TokenBucket,
+    /// The first frame of the next write and the time it may go.
     held: Option<(Pin<Box<Sleep>>, Utf8Bytes)>,
     /// Set when a write stopped at the batch limits: the rest follows without waiting again.
     catching_up: bool,
@@ -56,43 +57,52 @@ pub(super) struct Pacing {
 
 impl Pacing {
     pub(super) fn new(rate: f64, burst: f64, now: Instant) -> Pacing {
-        Pacing {
-            bucket: (rate > 0.0).then(|| TokenBucket::new(rate, burst, now)),
-            held: None,
-            catching_up: false,
-        }
+        Pacing((rate > 0.0).then(|| {
+            Box::new(Paced {
+                bucket: TokenBucket::new(rate, burst, now),
+                held: None,
+                catching_up: false,
+            })
+        }))
     }
 
-    /// The first frame of the next event write, once it may go. Cancel-safe: a frame taken
-    /// from the queue is held here, not in the future, if the caller stops waiting.
+    /// The first frame of the next event write, once it may go (at once when pacing is off).
+    /// Cancel-safe: a frame taken from the queue is held here, not in the future, if the
+    /// caller stops waiting.
     pub(super) async fn next(&mut self, outbox: &Receiver) -> Option<Utf8Bytes> {
-        if self.held.is_none() {
+        let Some(p) = self.0.as_mut() else {
+            return outbox.recv().await;
+        };
+        if p.held.is_none() {
             let first = outbox.recv().await?;
-            let wait = match self.bucket.as_mut() {
-                Some(b) if !std::mem::take(&mut self.catching_up) => b.take(Instant::now()),
-                _ => None,
+            let wait = match std::mem::take(&mut p.catching_up) {
+                false => p.bucket.take(Instant::now()),
+                true => None,
             };
             let Some(wait) = wait else {
                 return Some(first);
             };
-            self.held = Some((Box::pin(tokio::time::sleep(wait)), first));
+            p.held = Some((Box::pin(tokio::time::sleep(wait)), first));
         }
-        if let Some((timer, _)) = self.held.as_mut() {
+        if let Some((timer, _)) = p.held.as_mut() {
             tokio::select! {
                 _ = timer.as_mut() => {}
                 _ = outbox.half_full() => {}
             }
         }
-        self.held.take().map(|(_, first)| first)
+        p.held.take().map(|(_, first)| first)
     }
 
     /// The held frame, for a write that goes now (a reply takes the events queued before it).
     pub(super) fn release(&mut self) -> Option<Utf8Bytes> {
-        self.held.take().map(|(_, first)| first)
+        let p = self.0.as_mut()?;
+        p.held.take().map(|(_, first)| first)
     }
 
     /// Records whether the last event write stopped at the batch limits.
     pub(super) fn wrote(&mut self, stopped_at_limits: bool) {
-        self.catching_up = stopped_at_limits;
+        if let Some(p) = self.0.as_mut() {
+            p.catching_up = stopped_at_limits;
+        }
     }
 }

@@ -243,6 +243,23 @@ async fn pending_frames_leave_in_one_write() {
     assert_eq!(c.flushes.load(Ordering::SeqCst), 1);
 }
 
+/// A socket that fell behind catches up in writes of at most MAX_BATCH frames, in order, each
+/// flushed once, without waiting between them (batches come from the backlog, not a timer).
+#[tokio::test(start_paused = true)]
+async fn a_backlog_leaves_in_writes_of_at_most_a_batch() {
+    let mut c = start(Limits::default());
+    let t0 = Instant::now();
+    let n = 2 * super::MAX_BATCH + 10;
+    for i in 0..n {
+        c.event(i);
+    }
+    for i in 0..n {
+        c.expect_event(i).await;
+    }
+    assert_eq!(c.flushes.load(Ordering::SeqCst), 3);
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_socket_sent_events_faster_than_the_write_rate_gets_them_in_batches() {
     let mut c = start(Limits {
