@@ -2,10 +2,13 @@
 //! with tokio-tungstenite. One current-thread runtime, a task per socket, a `broadcast` channel,
 //! and one `send` (write and flush) per frame. It speaks just enough of the Real Time API for
 //! `scholia-bench worker hold` (it answers any text containing "ping" with a pong) and publishes
-//! ~1 KB stamped frames when told on stdin: a line `RATE COUNT` sends COUNT frames at RATE/s.
+//! 1,000-byte stamped frames (about scholia's S2 frames) when told on stdin: a line `RATE COUNT`
+//! sends COUNT frames at RATE/s, then prints `sent COUNT` on stdout. `scholia-bench peers` runs
+//! S1 and S2 against it this way.
 //!
 //! ```text
 //! cargo build --release -p scholia-bench --bin scholia-bench --example naive_broadcast
+//! target/release/scholia-bench peers --peers naive      # or by hand:
 //! taskset -c 0 target/release/examples/naive_broadcast 9555
 //! taskset -c 1 target/release/scholia-bench worker hold --server 127.0.0.1:9555 \
 //!     --conns 10000 --uri-template https://x/
@@ -15,7 +18,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncBufReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -65,9 +68,13 @@ async fn serve(port: u16) -> std::io::Result<()> {
     }
 }
 
-/// Publishes stamped frames as stdin asks.
+/// The size of every published frame, in bytes (scholia's S2 frames measure 1,001–1,003).
+const FRAME_BYTES: usize = 1_000;
+
+/// Publishes stamped frames as stdin asks, and says on stdout when each batch is out.
 async fn publish(tx: broadcast::Sender<Message>) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdout = tokio::io::stdout();
     while let Ok(Some(line)) = lines.next_line().await {
         let mut words = line.split_whitespace().map(str::parse::<f64>);
         let (Some(Ok(rate)), Some(Ok(count))) = (words.next(), words.next()) else {
@@ -75,16 +82,25 @@ async fn publish(tx: broadcast::Sender<Message>) {
             continue;
         };
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.001)));
+        let mut sent = 0u64;
         for _ in 0..count as u64 {
             tick.tick().await;
             let ns = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos());
-            let padding = "x".repeat(900);
-            let text = format!(
-                r#"{{"type":"annotation-notification","payload":[{{"text":"bstamp:{ns}; {padding}"}}]}}"#
-            );
-            let _ = tx.send(Message::text(text));
+            let head =
+                format!(r#"{{"type":"annotation-notification","payload":[{{"text":"bstamp:{ns}; "#);
+            let tail = r#""}]}"#;
+            let padding = "x".repeat(FRAME_BYTES.saturating_sub(head.len() + tail.len()));
+            // With no socket connected there is no receiver, and the send fails: not sent.
+            if tx
+                .send(Message::text(format!("{head}{padding}{tail}")))
+                .is_ok()
+            {
+                sent += 1;
+            }
         }
+        let _ = stdout.write_all(format!("sent {sent}\n").as_bytes()).await;
+        let _ = stdout.flush().await;
     }
 }

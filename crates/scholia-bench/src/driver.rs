@@ -363,11 +363,11 @@ pub async fn drain(workers: &mut [Worker], expected: u64, limit: Duration) -> an
     }
 }
 
-/// Opens `total` subscribed connections over as many workers as the per-process file limit
-/// needs, waits until all are subscribed, and returns the workers and the seconds it took.
+/// Opens `total` subscribed connections to `server` (scholia or a peer) over as many workers as
+/// the file limit needs, waits until all are subscribed; returns the workers and the seconds.
 pub async fn hold(
     place: &Placement,
-    server: &Server,
+    server: SocketAddr,
     total: usize,
     per_worker: usize,
     uri_template: &str,
@@ -382,7 +382,7 @@ pub async fn hold(
         let n = per_worker.min(total - offset);
         let mut args = vec![
             "hold".to_owned(),
-            format!("--server={}", server.addr),
+            format!("--server={server}"),
             format!("--conns={n}"),
             format!("--offset={offset}"),
             format!("--uri-template={uri_template}"),

@@ -9,8 +9,11 @@
 //! - [`wsclient`]: a minimal WebSocket client, cheap enough to hold tens of thousands of sockets.
 //! - [`worker`]: worker processes (connections spread over several, 127.x.y.z sources).
 //! - [`driver`]: the server under test, workers, the server's metrics; [`post`]: paced POSTs.
-//! - [`scenarios`]: S1–S6; [`soak`]: an hour at half S4's rate, sampled per window; [`s7`] (with [`cluster`]): three nodes on PostgreSQL, with and
-//!   without the bus (S4 also runs on PostgreSQL, `--database postgres`).
+//! - [`scenarios`]: S1–S6 ([`s1s2`]: S1 and S2 for any server); [`peers`] (with [`peer`] and
+//!   [`pusher`]): S1 and S2 against Sockudo and a naive broadcast server in the same run;
+//!   [`soak`]: an hour at half S4's rate, sampled per window; [`s7`] (with [`cluster`]): three
+//!   nodes on PostgreSQL, with and without the bus (S4 also runs on PostgreSQL, `--database
+//!   postgres`).
 //! - [`report`] (with `table`): medians, ranges, the table and the plot.
 //! - [`hist`], [`proc`]: latency histograms and `/proc` readings; [`calibrate`]: how fast the
 //!   machine is before each run.
@@ -20,15 +23,20 @@ pub mod calibrate;
 pub mod cluster;
 pub mod driver;
 pub mod hist;
+pub mod peer;
+pub mod peers;
 pub mod post;
 pub mod proc;
+pub mod pusher;
 pub mod report;
 mod report_svg;
 mod runner;
+pub mod s1s2;
 pub mod s7;
 pub mod scenarios;
 pub mod soak;
 mod table;
+mod table_broadcast;
 mod table_cluster;
 pub mod worker;
 pub mod wsclient;
@@ -37,8 +45,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde_json::{Value, json};
-
 use driver::Placement;
 
 /// Load-test a scholia server: the six benchmark scenarios (see BENCHMARKS.md).
@@ -66,6 +72,30 @@ pub struct BenchArgs {
     #[arg(long, global = true, env = "SCHOLIA_BENCH_POSTGRES_URL",
           default_value = cluster::DEFAULT_POSTGRES)]
     pub postgres_url: String,
+    /// Which peers `all` and `peers` run S1 and S2 against: `sockudo`, `naive`, or `none`.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "sockudo,naive"
+    )]
+    pub peers: Vec<String>,
+    /// Run no peers (the same as --peers none).
+    #[arg(long, global = true)]
+    pub no_peers: bool,
+    /// Where Sockudo is installed (DIR/bin/sockudo); when it is missing, the bench runs
+    /// `cargo install --root DIR --locked --version 5.2.0 sockudo` before anything else.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHOLIA_BENCH_SOCKUDO_ROOT",
+        default_value = "target/peers/sockudo",
+        value_name = "DIR"
+    )]
+    pub sockudo_root: PathBuf,
+    /// Never build a peer: skip (with a message) each one whose binary is missing.
+    #[arg(long, global = true)]
+    pub no_peer_build: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -76,10 +106,26 @@ pub enum Scenario {
         conns: usize,
     },
     /// S2: one URI, every socket subscribed; POSTs at rising rates; deliveries/s and CPU each.
+    /// Events/s climb until a step is not sustained (a frame lost, or publish → last socket
+    /// p99 over 100 ms).
     S2 {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
-        #[arg(long, value_delimiter = ',', default_value = "10,20,40,50,60,80")]
+        #[arg(long, value_delimiter = ',', default_value = s1s2::S2_RATES)]
+        rates: Vec<f64>,
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+    },
+    /// S1 and S2 against the peers (--peers; Sockudo and the naive broadcast server), a fresh
+    /// peer per run; results in peer_<name>.json.
+    Peers {
+        /// S1's sockets (as scholia's S1).
+        #[arg(long, default_value_t = 19_000)]
+        s1_conns: usize,
+        /// S2's sockets.
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        #[arg(long, value_delimiter = ',', default_value = s1s2::S2_RATES)]
         rates: Vec<f64>,
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
@@ -178,7 +224,8 @@ pub enum Scenario {
         #[arg(long, default_value_t = 20.0)]
         churn_rate: f64,
     },
-    /// Every scenario with its defaults, then BENCHMARKS.md and the SVG plot.
+    /// Every scenario with its defaults (S1, S2, the peers, S3–S6), then BENCHMARKS.md and the
+    /// SVG plot.
     All {
         /// Where to write the report.
         #[arg(long, default_value = "BENCHMARKS.md")]
@@ -265,106 +312,55 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
             load_cpus: cpus(&args.load_cpus),
         })
     };
-    match args.scenario {
-        Scenario::Worker(WorkerMode::Hold(a)) => worker::hold(a).await,
-        Scenario::Worker(WorkerMode::Churn(a)) => worker::churn(a).await,
-        Scenario::Report { report } => report::write(&args.out, &report),
+    let pg = &args.postgres_url;
+    match &args.scenario {
+        Scenario::Worker(WorkerMode::Hold(a)) => worker::hold(a.clone()).await,
+        Scenario::Worker(WorkerMode::Churn(a)) => worker::churn(a.clone()).await,
+        Scenario::Report { report } => report::write(&args.out, report),
         Scenario::All { report } => {
             let place = place()?;
-            for s in ["s1", "s2", "s3", "s4", "s5", "s6"] {
-                let pg = &args.postgres_url;
-                runner::scenario(s, &default_of(s), &place, args.runs, &args.out, pg).await?;
+            // Peers are found (or built) before anything is measured: a build in between
+            // would run on the machine the scenarios share.
+            let peers = peer_bins(&args)?;
+            for s in ["s1", "s2", "peers", "s3", "s4", "s5", "s6"] {
+                let p = runner::default_of(s);
+                if s == "peers" {
+                    peers::run(&place, &peers, &p, args.runs, &args.out).await?;
+                } else {
+                    runner::scenario(s, &p, &place, args.runs, &args.out, pg).await?;
+                }
             }
-            report::write(&args.out, &report)
+            report::write(&args.out, report)
+        }
+        Scenario::Peers { .. } => {
+            // The peers never start scholia: its binary need not exist for them.
+            let place = Placement {
+                server_bin: args.server_bin.clone().unwrap_or_default(),
+                server_cpus: cpus(&args.server_cpus),
+                load_cpus: cpus(&args.load_cpus),
+            };
+            let peers = peer_bins(&args)?;
+            let (_, p) = runner::params_of(&args.scenario);
+            peers::run(&place, &peers, &p, args.runs, &args.out).await
         }
         s => {
-            let (name, params) = params_of(&s);
-            let pg = &args.postgres_url;
+            let (name, params) = runner::params_of(s);
             runner::scenario(name, &params, &place()?, args.runs, &args.out, pg).await
         }
     }
 }
 
-/// A scenario's name and parameters as JSON (kept in its result file).
-fn params_of(s: &Scenario) -> (&'static str, Value) {
-    match s {
-        Scenario::S1 { conns } => ("s1", json!({"conns": conns})),
-        Scenario::S2 { conns, rates, secs } => {
-            ("s2", json!({"conns": conns, "rates": rates, "secs": secs}))
+/// The peers asked for (`--peers`, `--no-peers`), found or built (`--sockudo-root`,
+/// `--no-peer-build`).
+fn peer_bins(args: &BenchArgs) -> anyhow::Result<Vec<peer::PeerBin>> {
+    let mut kinds = vec![];
+    if !args.no_peers {
+        for name in args.peers.iter().filter(|n| n.as_str() != "none") {
+            match peer::PeerKind::parse(name) {
+                Some(k) => kinds.push(k),
+                None => anyhow::bail!("unknown peer {name:?} (sockudo, naive or none)"),
+            }
         }
-        Scenario::S3 {
-            counts,
-            events,
-            paced,
-        } => (
-            "s3",
-            json!({"counts": counts, "events": events, "paced": paced}),
-        ),
-        Scenario::S4 {
-            conns,
-            rates,
-            secs,
-            database,
-        } => (
-            if database == "postgres" { "s4pg" } else { "s4" },
-            json!({"conns": conns, "rates": rates, "secs": secs, "database": database}),
-        ),
-        Scenario::S5 {
-            idle,
-            concurrency,
-            secs,
-        } => (
-            "s5",
-            json!({"idle": idle, "concurrency": concurrency, "secs": secs}),
-        ),
-        Scenario::S6 { conns, rate, secs } => {
-            ("s6", json!({"conns": conns, "rate": rate, "secs": secs}))
-        }
-        Scenario::S7 {
-            quick: true, bus, ..
-        } => (
-            "s7",
-            json!({"per_node": 200, "rate": 50.0, "secs": 5.0, "bus": bus,
-                   "ramp": [50.0, 100.0], "ramp_secs": 2.0}),
-        ),
-        Scenario::S7 {
-            per_node,
-            rate,
-            secs,
-            bus,
-            ramp,
-            ramp_secs,
-            ..
-        } => (
-            "s7",
-            json!({"per_node": per_node, "rate": rate, "secs": secs, "bus": bus,
-                   "ramp": ramp, "ramp_secs": ramp_secs}),
-        ),
-        Scenario::Soak {
-            conns,
-            rate,
-            secs,
-            window_secs,
-            slow,
-            churn,
-            churn_rate,
-        } => (
-            "soak",
-            json!({"conns": conns, "rate": rate, "secs": secs, "window_secs": window_secs,
-                   "slow": slow, "churn": churn, "churn_rate": churn_rate}),
-        ),
-        _ => ("", Value::Null),
     }
-}
-
-fn default_of(name: &str) -> Value {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(subcommand)]
-        s: Scenario,
-    }
-    Wrap::try_parse_from(["bench", name])
-        .map(|w| params_of(&w.s).1)
-        .unwrap_or(Value::Null)
+    peers::locate(&kinds, &args.sockudo_root, !args.no_peer_build)
 }

@@ -64,6 +64,28 @@ pub async fn post_paced_over(
     text_bytes: usize,
     uri_of: impl Fn(usize) -> String,
 ) -> Posted {
+    paced(rate, count, |k| {
+        let j = k % servers.len();
+        let server = servers[j];
+        let node = (servers.len() > 1).then_some(j);
+        server
+            .http
+            .post(server.url("/api/annotations"))
+            .bearer_auth(&server.token)
+            .json(&body_via(&uri_of(k), text_bytes, node))
+    })
+    .await
+}
+
+/// Sends `count` requests at `rate` per second, open loop (a slow response does not delay the
+/// next request; at most 512 in flight). `request(k)` builds request k when it is due, so a
+/// stamp it takes is the time of sending. Shared by the scholia POSTs and the peers' publish
+/// APIs, so every server is driven by the same pacer.
+pub async fn paced(
+    rate: f64,
+    count: usize,
+    mut request: impl FnMut(usize) -> reqwest::RequestBuilder,
+) -> Posted {
     let gate = Arc::new(Semaphore::new(512));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
@@ -71,14 +93,7 @@ pub async fn post_paced_over(
         let due = started + Duration::from_secs_f64(k as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
         let permit = gate.clone().acquire_owned().await;
-        let j = k % servers.len();
-        let server = servers[j];
-        let node = (servers.len() > 1).then_some(j);
-        let req = server
-            .http
-            .post(server.url("/api/annotations"))
-            .bearer_auth(&server.token)
-            .json(&body_via(&uri_of(k), text_bytes, node));
+        let req = request(k);
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
             let ok = req.send().await.is_ok_and(|r| r.status().is_success());

@@ -66,7 +66,16 @@ fn fmt(v: f64) -> String {
 /// results recorded before the probes existed.
 fn speed_line(dir: &Path) -> Option<String> {
     let (mut rt, mut compute) = (vec![], vec![]);
-    for name in ["s1", "s2", "s3", "s4", "s5", "s6"] {
+    for name in [
+        "s1",
+        "s2",
+        "peer_sockudo",
+        "peer_naive",
+        "s3",
+        "s4",
+        "s5",
+        "s6",
+    ] {
         let Some(doc) = load(dir, name) else { continue };
         for run in runs(&doc) {
             let c = &run["calibration"];

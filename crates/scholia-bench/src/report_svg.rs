@@ -12,7 +12,9 @@ use super::report::load;
 const W: f64 = 460.0;
 const H: f64 = 300.0;
 const PAD: f64 = 50.0;
-const COLOURS: [&str; 5] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
+const COLOURS: [&str; 7] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f",
+];
 
 fn first_run(dir: &Path, name: &str) -> Option<Value> {
     load(dir, name).and_then(|d| d["runs"].get(0).cloned())
@@ -44,7 +46,7 @@ fn curves(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
     }
     // The step the table reports: the fastest one sustained.
     if let Some(r) = first_run(dir, "s2")
-        && let Some(step) = super::table::s2_best(&r)
+        && let Some(step) = super::table_broadcast::s2_best(&r)
     {
         add(
             &format!(
@@ -53,6 +55,18 @@ fn curves(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
             ),
             &step["latency_us"],
         );
+    }
+    // The peers' S2 at their own best sustained step, beside scholia's.
+    for (name, label) in [("peer_sockudo", "Sockudo"), ("peer_naive", "naive")] {
+        if let Some(r) = first_run(dir, name)
+            && let Some(step) = super::table_broadcast::s2_best(&r["s2"])
+        {
+            let rate = step["rate"].as_f64().unwrap_or(0.0);
+            add(
+                &format!("{label} broadcast {rate:.0} ev/s"),
+                &step["latency_us"],
+            );
+        }
     }
     if let Some(r) = first_run(dir, "s6") {
         add("S6 clean", &r["clean"]["latency_us"]);

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::driver::Placement;
-use super::{calibrate, report, s7, scenarios, soak};
+use super::{Scenario, calibrate, report, s7, scenarios, soak};
 
 pub(super) async fn scenario(
     name: &str,
@@ -97,4 +97,114 @@ pub(super) async fn scenario(
     std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
     eprintln!("{name}: wrote {}", path.display());
     Ok(())
+}
+
+/// A scenario's name and parameters as JSON (kept in its result file).
+pub(super) fn params_of(s: &Scenario) -> (&'static str, Value) {
+    match s {
+        Scenario::S1 { conns } => ("s1", json!({"conns": conns})),
+        Scenario::S2 { conns, rates, secs } => {
+            ("s2", json!({"conns": conns, "rates": rates, "secs": secs}))
+        }
+        Scenario::Peers {
+            s1_conns,
+            conns,
+            rates,
+            secs,
+        } => (
+            "peers",
+            json!({"s1": {"conns": s1_conns},
+                   "s2": {"conns": conns, "rates": rates, "secs": secs}}),
+        ),
+        Scenario::S3 {
+            counts,
+            events,
+            paced,
+        } => (
+            "s3",
+            json!({"counts": counts, "events": events, "paced": paced}),
+        ),
+        Scenario::S4 {
+            conns,
+            rates,
+            secs,
+            database,
+        } => (
+            if database == "postgres" { "s4pg" } else { "s4" },
+            json!({"conns": conns, "rates": rates, "secs": secs, "database": database}),
+        ),
+        Scenario::S5 {
+            idle,
+            concurrency,
+            secs,
+        } => (
+            "s5",
+            json!({"idle": idle, "concurrency": concurrency, "secs": secs}),
+        ),
+        Scenario::S6 { conns, rate, secs } => {
+            ("s6", json!({"conns": conns, "rate": rate, "secs": secs}))
+        }
+        Scenario::S7 {
+            quick: true, bus, ..
+        } => (
+            "s7",
+            json!({"per_node": 200, "rate": 50.0, "secs": 5.0, "bus": bus,
+                   "ramp": [50.0, 100.0], "ramp_secs": 2.0}),
+        ),
+        Scenario::S7 {
+            per_node,
+            rate,
+            secs,
+            bus,
+            ramp,
+            ramp_secs,
+            ..
+        } => (
+            "s7",
+            json!({"per_node": per_node, "rate": rate, "secs": secs, "bus": bus,
+                   "ramp": ramp, "ramp_secs": ramp_secs}),
+        ),
+        Scenario::Soak {
+            conns,
+            rate,
+            secs,
+            window_secs,
+            slow,
+            churn,
+            churn_rate,
+        } => (
+            "soak",
+            json!({"conns": conns, "rate": rate, "secs": secs, "window_secs": window_secs,
+                   "slow": slow, "churn": churn, "churn_rate": churn_rate}),
+        ),
+        _ => ("", Value::Null),
+    }
+}
+
+pub(super) fn default_of(name: &str) -> Value {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(subcommand)]
+        s: Scenario,
+    }
+    Wrap::try_parse_from(["bench", name])
+        .map(|w| params_of(&w.s).1)
+        .unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `all` runs S2 and the peers with the same ladder, S1's socket count for the peers' S1.
+    #[test]
+    fn all_runs_the_peers_with_scholias_sizes() {
+        let (s1, s2, peers) = (default_of("s1"), default_of("s2"), default_of("peers"));
+        assert_eq!(s2["rates"].as_array().map(Vec::len), Some(8));
+        assert_eq!(peers["s2"]["rates"], s2["rates"]);
+        assert_eq!(peers["s2"]["conns"], s2["conns"]);
+        assert_eq!(peers["s2"]["secs"], s2["secs"]);
+        assert_eq!(peers["s1"]["conns"], s1["conns"]);
+    }
 }

@@ -65,7 +65,7 @@ impl Held {
                 format!("--index-phase={j}"),
                 format!("--node={j}"),
             ];
-            let (w, _) = hold(place, node, per_node, PER_WORKER, TEMPLATE, 10, &extra).await?;
+            let (w, _) = hold(place, node.addr, per_node, PER_WORKER, TEMPLATE, 10, &extra).await?;
             let start = workers.len();
             workers.extend(w);
             ranges.push(start..workers.len());

@@ -1,6 +1,7 @@
 //! The six scenarios of `shared/design/performance.md` §5, one function each. Every run starts
 //! a fresh server (SQLite, in-process bus), measures it from `/proc` before and after each
 //! phase, and returns its figures as JSON; [`super::report`] turns runs into medians and ranges.
+//! S1 and S2 live in [`super::s1s2`], which runs them against the peers too.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use super::driver::{self, Placement, Received, Server, Worker, drain, hold, wait
 use super::hist::Histogram;
 use super::post::post_paced;
 use super::proc;
+pub use super::s1s2::{s1, s2};
 
 /// Connections per worker process (the open-file cap is 20,000 per process).
 pub(crate) const PER_WORKER: usize = 10_000;
@@ -30,93 +32,10 @@ pub(crate) fn quantiles_us(h: &Histogram) -> Value {
            "curve": curve})
 }
 
-async fn quit(workers: Vec<Worker>) {
+pub(crate) async fn quit(workers: Vec<Worker>) {
     for mut w in workers {
         let _ = w.send("quit").await;
     }
-}
-
-/// S1: idle subscribed sockets (one URI and one group each), server heartbeats on.
-pub async fn s1(place: &Placement, conns: usize) -> anyhow::Result<Value> {
-    // Heartbeats every 5 s so the hold below sees several rounds of pings and beeps.
-    let server = Server::start(place, &[("SCHOLIA_WS_HEARTBEAT_MS", "5000".into())]).await?;
-    let (rss0, slab0) = (server.rss_kib(), proc::slab_kib());
-    let extra = ["--group=__world__".to_owned()];
-    let (workers, connect_secs) = hold(
-        place,
-        &server,
-        conns,
-        PER_WORKER,
-        "https://bench.example/s1/{n}",
-        1,
-        &extra,
-    )
-    .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss1, slab1) = (server.rss_kib(), proc::slab_kib());
-    let cpu1 = server.cpu();
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    let rss2 = server.rss_kib();
-    let idle_cpu = server.cpu() - cpu1;
-    quit(workers).await;
-    Ok(json!({
-        "conns": conns,
-        "rss_before_kib": rss0, "rss_after_kib": rss1, "rss_after_hold_kib": rss2,
-        "rss_per_conn_kib": (rss1 as f64 - rss0 as f64) / conns as f64,
-        "slab_per_conn_pair_kib": (slab1 as f64 - slab0 as f64) / conns as f64,
-        "rss_drift_pct": (rss2 as f64 / rss1 as f64 - 1.0) * 100.0,
-        "idle_cpu_pct": idle_cpu / 20.0 * 100.0,
-        "connect_secs": connect_secs,
-    }))
-}
-
-/// S2: every socket on one URI; annotations POSTed at rising rates.
-pub async fn s2(
-    place: &Placement,
-    conns: usize,
-    rates: &[f64],
-    secs: f64,
-) -> anyhow::Result<Value> {
-    let server = Server::start(place, &[]).await?;
-    let (mut workers, _) = hold(
-        place,
-        &server,
-        conns,
-        PER_WORKER,
-        "https://bench.example/s2",
-        usize::MAX,
-        &[],
-    )
-    .await?;
-    let mut steps = vec![];
-    for &rate in rates {
-        let events = (rate * secs) as usize;
-        let (cpu0, steal0, t0) = (server.cpu(), proc::cpu_ticks(0), Instant::now());
-        let posted = post_paced(&server, rate, events, 0, |_| {
-            "https://bench.example/s2".into()
-        })
-        .await;
-        let expected = posted.ok * conns as u64;
-        drain(&mut workers, expected, Duration::from_secs(30)).await?;
-        let wall = t0.elapsed().as_secs_f64();
-        let cpu = server.cpu() - cpu0;
-        let got = Received::collect(&mut workers).await?;
-        steps.push(json!({
-            "rate": rate, "events": posted.ok, "post_errors": posted.errors,
-            "expected": expected, "received": got.frames,
-            "dropped": expected.saturating_sub(got.frames),
-            "connections_ended": got.ended,
-            "deliveries_per_sec": got.frames as f64 / wall,
-            "cpu_us_per_delivery": cpu / got.frames.max(1) as f64 * 1e6,
-            "server_cpu_pct": cpu / wall * 100.0,
-            "frame_bytes": got.bytes / got.frames.max(1),
-            "latency_us": quantiles_us(&got.latency),
-            "last_socket_us": quantiles_us(&got.last_arrival),
-            "steal_pct": proc::steal_share(steal0, proc::cpu_ticks(0)) * 100.0,
-        }));
-    }
-    quit(workers).await;
-    Ok(json!({"conns": conns, "steps": steps}))
 }
 
 /// How long S3's paced phase lasts. Its CPU per event is the ratio's numerator and denominator,
@@ -139,7 +58,7 @@ pub async fn s3(
         // at one write per event.
         let server = Server::start(place, &[("SCHOLIA_WS_WRITE_RATE", "0".into())]).await?;
         let template = "https://bench.example/s3/{n}";
-        let (mut workers, _) = hold(place, &server, n, PER_WORKER, template, 1, &[]).await?;
+        let (mut workers, _) = hold(place, server.addr, n, PER_WORKER, template, 1, &[]).await?;
         // Warm-up: every socket gets one event (allocator, caches).
         let warm = json!({"uri_template": template, "uri_count": n, "events": n, "rate": 0});
         server.inject(warm).await?;
@@ -214,7 +133,7 @@ async fn s4_on(
 ) -> anyhow::Result<Value> {
     let uris = (conns / 10).max(1);
     let template = "https://bench.example/s4/{n}";
-    let (mut workers, _) = hold(place, &server, conns, PER_WORKER, template, 10, &[]).await?;
+    let (mut workers, _) = hold(place, server.addr, conns, PER_WORKER, template, 10, &[]).await?;
     // Warm-up at a tenth of the rate.
     let uri = |k: usize| format!("https://bench.example/s4/{}", (k * 7919) % uris);
     let warm = post_paced(&server, rate / 10.0, (rate / 5.0) as usize, 0, uri).await;
@@ -250,7 +169,7 @@ pub async fn s5(
     let server = Server::start(place, &[]).await?;
     let (workers, _) = hold(
         place,
-        &server,
+        server.addr,
         idle,
         PER_WORKER,
         "https://bench.example/s5/idle/{n}",
@@ -299,7 +218,7 @@ pub async fn s6(
     let extra = [format!("--stop-reading={slow}")];
     let (mut workers, _) = hold(
         place,
-        &server,
+        server.addr,
         conns,
         PER_WORKER,
         "https://bench.example/s6",

@@ -42,7 +42,16 @@ pub async fn soak(place: &Placement, s: &Soak) -> anyhow::Result<Value> {
     // URIs below this one have only sockets that never read.
     let slow_uris = s.slow / 10;
     let extra = [format!("--stop-reading={}", slow_uris * 10)];
-    let (mut workers, _) = hold(place, &server, s.conns, PER_WORKER, TEMPLATE, 10, &extra).await?;
+    let (mut workers, _) = hold(
+        place,
+        server.addr,
+        s.conns,
+        PER_WORKER,
+        TEMPLATE,
+        10,
+        &extra,
+    )
+    .await?;
     let uri_index = |k: usize| (k * 7919) % uris;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss0, fds0) = (server.rss_kib(), server.fds());

@@ -23,25 +23,6 @@ pub(super) fn runs(doc: &Value) -> impl Iterator<Item = &Value> {
     doc["runs"].as_array().into_iter().flatten()
 }
 
-/// S2's sustained figure in one run: the step with the most deliveries/s among those where
-/// nothing was dropped and no backlog built up (every event reached its last socket within a
-/// second at p99).
-pub(super) fn s2_best(run: &Value) -> Option<&Value> {
-    run["steps"]
-        .as_array()?
-        .iter()
-        .filter(|s| {
-            s["dropped"].as_u64() == Some(0)
-                && s["last_socket_us"]["p99"].as_f64().is_some_and(|p| p < 1e6)
-        })
-        .max_by(|a, b| {
-            a["deliveries_per_sec"]
-                .as_f64()
-                .unwrap_or(0.0)
-                .total_cmp(&b["deliveries_per_sec"].as_f64().unwrap_or(0.0))
-        })
-}
-
 fn s3_point(run: &Value, sockets: u64) -> Option<&Value> {
     run["points"]
         .as_array()?
@@ -52,66 +33,7 @@ fn s3_point(run: &Value, sockets: u64) -> Option<&Value> {
 pub(super) fn rows(dir: &Path) -> Vec<Row> {
     let mut rows = vec![];
     let num = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
-    if let Some(d) = load(dir, "s1") {
-        rows.push(Row {
-            scenario: "S1",
-            metric: format!(
-                "server RSS per idle subscribed connection ({} sockets)",
-                d["params"]["conns"]
-            ),
-            values: runs(&d).map(|r| num(&r["rss_per_conn_kib"])).collect(),
-            unit: "KiB",
-            minimum: "≤ 6".into(),
-            goal: "≤ 3".into(),
-            meets: |v| (v <= 6.0, v <= 3.0),
-        });
-        rows.push(Row {
-            scenario: "S1",
-            metric: "time to connect and subscribe them all".into(),
-            values: runs(&d).map(|r| num(&r["connect_secs"])).collect(),
-            unit: "s",
-            minimum: "–".into(),
-            goal: "≤ 3".into(),
-            meets: |v| (true, v <= 3.0),
-        });
-    }
-    if let Some(d) = load(dir, "s2") {
-        rows.push(Row {
-            scenario: "S2",
-            metric:
-                "deliveries/s sustained: none dropped, last socket p99 < 1 s (10k sockets, one URI)"
-                    .into(),
-            values: runs(&d)
-                .map(|r| s2_best(r).map_or(0.0, |s| num(&s["deliveries_per_sec"])))
-                .collect(),
-            unit: "/s",
-            minimum: "≥ 400,000".into(),
-            goal: "≥ 600,000".into(),
-            meets: |v| (v >= 400e3, v >= 600e3),
-        });
-        rows.push(Row {
-            scenario: "S2",
-            metric: "server CPU per delivery at that rate".into(),
-            values: runs(&d)
-                .map(|r| s2_best(r).map_or(f64::NAN, |s| num(&s["cpu_us_per_delivery"])))
-                .collect(),
-            unit: "µs",
-            minimum: "≤ 2".into(),
-            goal: "≤ 1.2".into(),
-            meets: |v| (v <= 2.0, v <= 1.2),
-        });
-        rows.push(Row {
-            scenario: "S2",
-            metric: "publish → last socket, p99 of events at that rate".into(),
-            values: runs(&d)
-                .map(|r| s2_best(r).map_or(f64::NAN, |s| num(&s["last_socket_us"]["p99"]) / 1000.0))
-                .collect(),
-            unit: "ms",
-            minimum: "–".into(),
-            goal: "≤ 30".into(),
-            meets: |v| (true, v <= 30.0),
-        });
-    }
+    super::table_broadcast::rows(dir, &mut rows);
     if let Some(d) = load(dir, "s3") {
         let ratio = |r: &Value| {
             let (a, b) = (s3_point(r, 1000), s3_point(r, 19000));

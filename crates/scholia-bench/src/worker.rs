@@ -4,6 +4,8 @@
 //! - `hold`: opens connections from rotating 127.x.y.z source addresses, each subscribed with
 //!   its own filter, answers pings, and records each stamped event's delivery latency. Commands
 //!   on stdin: `report` (print and reset the statistics), `quit`.
+//!   With `--protocol pusher` it speaks the Pusher protocol instead (the peers of S1 and S2):
+//!   the URI template names the channel, and `pusher:ping` is answered with `pusher:pong`.
 //! - `churn`: loops connect → upgrade → subscribe → receive one event → close, for a while.
 
 use std::collections::HashMap;
@@ -17,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::hist::Histogram;
+use super::pusher;
 use super::wsclient::{Conn, OP_CLOSE, OP_TEXT, find, node_of, now_ns, stamp_of};
 
 /// Source addresses rotated over per worker (each gives ~28k ports per destination).
@@ -61,6 +64,14 @@ pub struct HoldArgs {
     /// Connections being opened at once.
     #[arg(long, default_value_t = 500)]
     pub in_flight: usize,
+    /// `hypothesis` (scholia's Real Time API, and the naive broadcast server's imitation of
+    /// it) or `pusher` (Sockudo): then the URI template names the channel to subscribe to.
+    #[arg(long, default_value = "hypothesis", value_parser = ["hypothesis", "pusher"])]
+    pub protocol: String,
+    /// The upgrade path with its query (default `/ws`, or `/ws?access_token=` with --token);
+    /// for pusher, `/app/KEY?protocol=7&…`.
+    #[arg(long)]
+    pub path: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -150,18 +161,24 @@ async fn open(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
 }
 
 /// Upgrades, subscribes and waits for the reply to a ping sent after the filter, which the
-/// server answers only once the filter is in force.
+/// server answers only once the filter is in force (with pusher: for the subscription's
+/// confirmation).
 async fn open_once(args: &HoldArgs, i: usize) -> std::io::Result<Conn> {
     let index = (args.offset + i) * args.index_stride.max(1) + args.index_phase;
-    let path = match &args.token {
-        Some(t) => format!("/ws?access_token={t}"),
-        None => "/ws".to_owned(),
-    };
-    let mut conn =
-        Conn::connect(args.server, Some(source(args.source_block, index)), &path).await?;
     let uri = args
         .uri_template
         .replace("{n}", &(index / args.uri_divisor.max(1)).to_string());
+    let src = Some(source(args.source_block, index));
+    if args.protocol == "pusher" {
+        let path = args.path.as_deref().unwrap_or("/");
+        return pusher::open(args.server, src, path, &uri).await;
+    }
+    let path = match (&args.path, &args.token) {
+        (Some(p), _) => p.clone(),
+        (None, Some(t)) => format!("/ws?access_token={t}"),
+        (None, None) => "/ws".to_owned(),
+    };
+    let mut conn = Conn::connect(args.server, src, &path).await?;
     conn.send_text(&filter_message(&uri, args.group.as_deref()))
         .await?;
     conn.send_text(r#"{"type":"ping","id":1}"#).await?;
@@ -211,15 +228,24 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<()> {
                 let _ = held.send(conn);
                 return;
             }
+            let pusher = args.protocol == "pusher";
             loop {
+                let mut ping = false;
                 match conn
-                    .next_frame(|op, p| {
-                        if op == OP_TEXT {
-                            record(&stats, args.node, p)
-                        }
+                    .next_frame(|op, p| match op {
+                        // Protocol messages are not deliveries; only a ping needs an answer.
+                        OP_TEXT if pusher && pusher::is_control(p) => ping = pusher::is_ping(p),
+                        OP_TEXT => record(&stats, args.node, p),
+                        _ => {}
                     })
                     .await
                 {
+                    Ok(true) if ping => {
+                        if conn.send_text(pusher::PONG).await.is_err() {
+                            stats.lock().expect("stats").errors += 1;
+                            break;
+                        }
+                    }
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(_) => {
