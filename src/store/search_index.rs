@@ -2,10 +2,11 @@
 //!
 //! A create or update does not touch the FTS5 table in its own transaction: it appends the
 //! annotation's id to `search_backlog` (one small B-tree insert), and the writer indexes the
-//! backlog right after it has answered the group, in a transaction of its own. FTS5's insert
-//! (tokenising, writing a segment) was a sizeable share of a POST's commit, and now a POST's
-//! answer and its event no longer wait for it; under load one index pass covers several
-//! groups, which FTS5 writes as one segment. This mirrors h, whose Elasticsearch index follows
+//! backlog after it has answered the group, in a transaction of its own sent as one query, as
+//! soon as no other write waits (or after a few groups under load). FTS5's insert (tokenising,
+//! writing a segment) was a sizeable share of a POST's commit, and now a POST's answer and its
+//! event no longer wait for it; under load one pass covers several groups, which FTS5 writes
+//! as one segment. This mirrors h, whose Elasticsearch index follows
 //! its writes (h/search/index.py); unlike h, a full-text search here first waits until every
 //! write answered before it is indexed ([`SearchIndex::caught_up`]), so a client never misses
 //! its own annotation.
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 
 use super::Engine;
 use super::exec::{Exec, HeldConnection};
+use super::steps::Steps;
 
 /// Backlog rows indexed per transaction, so that a large backlog (after the upgrade that
 /// introduced it, every annotation) never holds the write lock for long.
@@ -42,24 +44,26 @@ pub(super) const FORGET: &str = "DELETE FROM annotations_fts WHERE rowid IN \
 
 /// One chunk of the backlog, up to seq `$1`: old rows out, the annotations' current text in
 /// (none for a deleted one), each under the newest backlog seq of its id (seqs are never
-/// reused, so neither are FTS rowids).
-const INDEX_CHUNK: &str = "\
-    DELETE FROM annotations_fts WHERE rowid IN (SELECT r.fts_rowid FROM annotations_fts_rows r \
-        WHERE r.annotation_id IN (SELECT annotation_id FROM search_backlog WHERE seq <= $1)); \
-    DELETE FROM annotations_fts_rows \
-        WHERE annotation_id IN (SELECT annotation_id FROM search_backlog WHERE seq <= $1); \
-    INSERT INTO annotations_fts (rowid, annotation_id, text, quote, tags) \
+/// reused, so neither are FTS rowids). Sent as one query with `BEGIN` and `COMMIT`: one round
+/// trip to SQLite's thread per pass.
+const INDEX_CHUNK: [&str; 5] = [
+    "DELETE FROM annotations_fts WHERE rowid IN (SELECT r.fts_rowid FROM annotations_fts_rows r \
+        WHERE r.annotation_id IN (SELECT annotation_id FROM search_backlog WHERE seq <= $1))",
+    "DELETE FROM annotations_fts_rows \
+        WHERE annotation_id IN (SELECT annotation_id FROM search_backlog WHERE seq <= $1)",
+    "INSERT INTO annotations_fts (rowid, annotation_id, text, quote, tags) \
         SELECT b.seq, a.id, a.text, a.quote, \
             coalesce((SELECT group_concat(t.value, ' ') FROM json_each(a.tags) t), '') \
         FROM (SELECT annotation_id, max(seq) AS seq FROM search_backlog WHERE seq <= $1 \
               GROUP BY annotation_id) b \
-        JOIN annotations a ON a.id = b.annotation_id WHERE a.deleted = FALSE; \
-    INSERT INTO annotations_fts_rows (annotation_id, fts_rowid) \
+        JOIN annotations a ON a.id = b.annotation_id WHERE a.deleted = FALSE",
+    "INSERT INTO annotations_fts_rows (annotation_id, fts_rowid) \
         SELECT b.annotation_id, b.seq \
         FROM (SELECT annotation_id, max(seq) AS seq FROM search_backlog WHERE seq <= $1 \
               GROUP BY annotation_id) b \
-        JOIN annotations a ON a.id = b.annotation_id WHERE a.deleted = FALSE; \
-    DELETE FROM search_backlog WHERE seq <= $1;";
+        JOIN annotations a ON a.id = b.annotation_id WHERE a.deleted = FALSE",
+    "DELETE FROM search_backlog WHERE seq <= $1",
+];
 
 /// Where the index stands against the writes answered so far. Cheap to clone; shared by the
 /// writer (which advances it) and searches (which wait on it).
@@ -89,11 +93,15 @@ impl SearchIndex {
         self.marked.send_modify(|(marked, _)| *marked += 1);
     }
 
-    /// Indexes the backlog on `conn`; searches waiting for writes marked before this call
-    /// are released once it has committed.
-    pub(super) async fn index(&self, conn: &mut HeldConnection) {
+    /// Indexes the backlog on `conn` (all of it, in chunks when `at_start`); searches waiting
+    /// for writes marked before this call are released once it has committed.
+    pub(super) async fn index(&self, conn: &mut HeldConnection, at_start: bool) {
         let target = self.marked.borrow().0;
-        match index_backlog(conn).await {
+        let done = match at_start {
+            true => index_all_in_chunks(conn).await,
+            false => index_backlog(conn).await,
+        };
+        match done {
             Ok(_) => self
                 .marked
                 .send_modify(|(_, indexed)| *indexed = (*indexed).max(target)),
@@ -113,25 +121,38 @@ impl SearchIndex {
     }
 }
 
-/// Indexes every backlog row, a chunk per transaction; returns how many rows it took.
-pub(super) async fn index_backlog(conn: &mut HeldConnection) -> Result<u64, sqlx::Error> {
-    let mut done = 0;
+/// Indexes every backlog row there is, in one transaction (after a writer group: at most a few
+/// groups' writes).
+pub(super) async fn index_backlog(conn: &mut HeldConnection) -> Result<(), sqlx::Error> {
+    index_upto(conn, i64::MAX).await
+}
+
+/// Indexes a large backlog (at start: after a crash, or every annotation after the upgrade
+/// that introduced the backlog) a chunk per transaction, so that no transaction holds the
+/// write lock for long.
+pub(super) async fn index_all_in_chunks(conn: &mut HeldConnection) -> Result<(), sqlx::Error> {
     loop {
-        let last: Option<(i64, i64)> = conn
+        let chunk: Option<(i64, i64)> = conn
             .fetch_optional(
                 "SELECT coalesce(max(seq), 0), count(*) FROM \
                  (SELECT seq FROM search_backlog ORDER BY seq LIMIT $1)",
                 &[CHUNK.into()],
             )
             .await?;
-        let (upto, n) = match last {
-            Some((upto, n)) if n > 0 => (upto, n),
-            _ => return Ok(done),
-        };
-        let mut tx = conn.begin_write().await?;
-        tx.execute(INDEX_CHUNK, &[upto.into()]).await?;
-        tx.commit().await?;
-        done += n as u64;
-        metrics::counter!("scholia_search_indexed_total").increment(n as u64);
+        match chunk {
+            Some((upto, n)) if n > 0 => index_upto(conn, upto).await?,
+            _ => return Ok(()),
+        }
     }
+}
+
+async fn index_upto(conn: &mut HeldConnection, upto: i64) -> Result<(), sqlx::Error> {
+    let mut steps = Steps::default();
+    for sql in INDEX_CHUNK {
+        steps.push(sql, vec![upto.into()]);
+    }
+    let mut tx = conn.begin_write().await?;
+    // The statements return no rows; the row type is never decoded.
+    tx.run_final_steps::<(i64,)>(&steps).await?;
+    tx.commit().await
 }

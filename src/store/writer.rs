@@ -21,6 +21,9 @@ use super::{Db, Engine, StoreError};
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
+/// Groups the writer commits before it indexes their text for search even while more writes
+/// wait (SQLite): bounds how long a full-text search can wait under load.
+const MAX_UNINDEXED_GROUPS: usize = 8;
 /// Writes waiting beyond this make callers wait for room (back-pressure, not loss).
 const QUEUE: usize = 1024;
 
@@ -102,10 +105,12 @@ async fn run(
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut held: Option<HeldConnection> = None;
     let sqlite = db.engine() == Engine::Sqlite;
+    // Groups committed since the last index pass.
+    let mut unindexed = 0;
     // Whatever an earlier process left unindexed (a crash after a commit, an upgrade).
     if sqlite {
         match HeldConnection::take(&db).await {
-            Ok(c) => search.index(held.insert(c)).await,
+            Ok(c) => search.index(held.insert(c), true).await,
             Err(e) => tracing::error!(error = %e, "the writer has no database connection"),
         }
     }
@@ -163,17 +168,20 @@ async fn run(
         let broken = results.iter().all(Result::is_err);
         if sqlite && !broken {
             search.marked();
+            unindexed += 1;
         }
         for (done, result) in waiting.into_iter().zip(results) {
             // A caller that went away no longer needs the answer.
             let _ = done.send(result);
         }
-        // The writes are answered and routed; now their full-text rows (SQLite).
-        if sqlite
-            && !broken
+        // The writes are answered; now their full-text rows (SQLite), once no write waits (so
+        // under load one pass covers several groups) or after a few groups at most.
+        if unindexed > 0
+            && (rx.is_empty() || unindexed >= MAX_UNINDEXED_GROUPS)
             && let Some(conn) = held.as_mut()
         {
-            search.index(conn).await;
+            search.index(conn, false).await;
+            unindexed = 0;
         }
         if broken || shutdown.is_cancelled() {
             held = None;
