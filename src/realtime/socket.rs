@@ -154,6 +154,10 @@ pub struct Socket {
 /// A plain function returning an `async move` block, not an `async fn`: an `async fn` keeps
 /// its arguments twice in its state (as passed, and moved into its body), and `sock` is most of
 /// what every idle socket's task holds.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store `sock` twice (see above)"
+)]
 pub fn drive<S, E>(ws: S, sock: Socket) -> impl Future<Output = Ending>
 where
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,

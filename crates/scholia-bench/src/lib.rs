@@ -107,7 +107,7 @@ pub enum Scenario {
     },
     /// S2: one URI, every socket subscribed; POSTs at rising rates; deliveries/s and CPU each.
     /// Events/s climb while a step keeps up (no frame lost, publish → last socket p99 within
-    /// 1 s); sustained means within 100 ms. Then 100 sockets at the first rate (a busy page).
+    /// 1 s); sustained means within 100 ms. First, 100 sockets at the first rate (a busy page).
     S2 {
         #[arg(long, default_value_t = 10_000)]
         conns: usize,

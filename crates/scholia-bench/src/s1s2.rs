@@ -127,7 +127,7 @@ pub async fn s2(
 /// S2's measurement: `conns` sockets subscribed to `channel`, then for each rate
 /// `rate × secs` events published by `publish(rate, count)`, waiting until every frame has
 /// arrived (30 s at most) before the next. Climbs while a step [`kept_up`]: the rates above
-/// one that did not would only pile up a longer backlog. Then the page probe
+/// one that did not would only pile up a longer backlog. Before the ladder, the page probe
 /// ([`S2_PAGE_SOCKETS`] sockets, the first rate).
 pub(crate) async fn ladder(
     place: &Placement,
@@ -138,6 +138,10 @@ pub(crate) async fn ladder(
     secs: f64,
     mut publish: impl AsyncFnMut(f64, usize) -> Posted,
 ) -> anyhow::Result<Value> {
+    // The page probe first, on the fresh server: after the ladder the server would still be
+    // closing 10,000 sockets, and the probe's few events would measure that.
+    let rate = rates.first().copied().unwrap_or(10.0);
+    let page = page_probe(t, place, channel, rate, secs, &mut publish).await?;
     let (mut workers, _) = hold(
         place,
         t.addr,
@@ -150,7 +154,8 @@ pub(crate) async fn ladder(
     .await?;
     let mut steps = vec![];
     for &rate in rates {
-        let step = one_step(t, &mut workers, conns, rate, secs, &mut publish).await?;
+        let events = (rate * secs) as usize;
+        let step = one_step(t, &mut workers, conns, rate, events, &mut publish).await?;
         let (held, kept) = (sustained(&step), kept_up(&step));
         eprintln!(
             "  {rate} events/s: {:.0} deliveries/s, publish → last socket p50 {:.1} ms, p99 {:.1} ms{}",
@@ -169,46 +174,51 @@ pub(crate) async fn ladder(
         }
     }
     quit(workers).await;
-    let rate = rates.first().copied().unwrap_or(10.0);
-    let (mut page_workers, _) = hold(
+    Ok(json!({"conns": conns, "steps": steps, "page": page}))
+}
+
+/// [`S2_PAGE_SOCKETS`] sockets on the channel, one event to warm up (the first document, the
+/// first write), then `rate × secs` events measured.
+async fn page_probe(
+    t: Target<'_>,
+    place: &Placement,
+    channel: &str,
+    rate: f64,
+    secs: f64,
+    publish: &mut impl AsyncFnMut(f64, usize) -> Posted,
+) -> anyhow::Result<Value> {
+    let n = S2_PAGE_SOCKETS;
+    let (mut workers, _) = hold(
         place,
         t.addr,
-        S2_PAGE_SOCKETS,
+        n,
         PER_WORKER,
         channel,
         usize::MAX,
         t.worker_args,
     )
     .await?;
-    let page = one_step(
-        t,
-        &mut page_workers,
-        S2_PAGE_SOCKETS,
-        rate,
-        secs,
-        &mut publish,
-    )
-    .await?;
+    one_step(t, &mut workers, n, rate, 1, publish).await?;
+    let page = one_step(t, &mut workers, n, rate, (rate * secs) as usize, publish).await?;
     eprintln!(
-        "  page probe, {S2_PAGE_SOCKETS} sockets at {rate} events/s: publish → last socket p50 {:.1} ms, p99 {:.1} ms",
+        "  page probe, {n} sockets at {rate} events/s: publish → last socket p50 {:.1} ms, p99 {:.1} ms",
         page["last_socket_us"]["p50"].as_f64().unwrap_or(f64::NAN) / 1000.0,
         page["last_socket_us"]["p99"].as_f64().unwrap_or(f64::NAN) / 1000.0,
     );
-    quit(page_workers).await;
-    Ok(json!({"conns": conns, "steps": steps, "page": page}))
+    quit(workers).await;
+    Ok(page)
 }
 
-/// One step: `rate × secs` events to `conns` subscribed sockets, measured.
+/// One step: `events` events at `rate` to `conns` subscribed sockets, measured.
 async fn one_step(
     t: Target<'_>,
     workers: &mut [Worker],
     conns: usize,
     rate: f64,
-    secs: f64,
+    events: usize,
     publish: &mut impl AsyncFnMut(f64, usize) -> Posted,
 ) -> anyhow::Result<Value> {
     let cpu = || proc::cpu_seconds(t.pid).unwrap_or(f64::NAN);
-    let events = (rate * secs) as usize;
     let (cpu0, steal0, t0) = (cpu(), proc::cpu_ticks(0), Instant::now());
     let posted = publish(rate, events).await;
     let expected = posted.ok * conns as u64;

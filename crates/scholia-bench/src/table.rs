@@ -96,9 +96,10 @@ pub(super) fn rows(dir: &Path) -> Vec<Row> {
             metric: "POST → WebSocket p99".into(),
             values: runs(&d).map(|r| step(r, 0, "p99")).collect(),
             unit: "ms",
-            minimum: "≤ 5".into(),
+            // Issue 19's minimum (it was 5 ms before).
+            minimum: "≤ 1.5".into(),
             goal: "≤ 1".into(),
-            meets: |v| (v <= 5.0, v <= 1.0),
+            meets: |v| (v <= 1.5, v <= 1.0),
         });
         rows.push(Row {
             scenario: "S4",

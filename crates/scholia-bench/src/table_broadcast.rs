@@ -143,6 +143,24 @@ fn s2_figures(low_rate: f64, conns: &Value) -> Vec<Figure> {
             meets: |v| (v <= 20.0, v <= 5.0),
         },
         Figure {
+            metric: format!("deliveries/s at {low_rate} events/s (every frame delivered)"),
+            unit: "/s",
+            get: |s2| num(&s2["steps"][0]["deliveries_per_sec"]),
+            higher_is_better: true,
+            minimum: "–",
+            goal: "–",
+            meets: |_| (true, true),
+        },
+        Figure {
+            metric: format!("server CPU per delivery at {low_rate} events/s"),
+            unit: "µs",
+            get: |s2| num(&s2["steps"][0]["cpu_us_per_delivery"]),
+            higher_is_better: false,
+            minimum: "–",
+            goal: "–",
+            meets: |_| (true, true),
+        },
+        Figure {
             metric: format!(
                 "deliveries/s at most: none dropped, publish → last socket p99 ≤ {} ms \
                  (batches from the backlog)",
