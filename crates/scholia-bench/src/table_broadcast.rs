@@ -67,6 +67,26 @@ struct Figure {
     meets: fn(f64) -> (bool, bool),
 }
 
+impl Figure {
+    /// A figure reported beside the others, with no minimum or goal of its own.
+    fn info(
+        metric: impl Into<String>,
+        unit: &'static str,
+        get: fn(&Value) -> f64,
+        higher_is_better: bool,
+    ) -> Figure {
+        Figure {
+            metric: metric.into(),
+            unit,
+            get,
+            higher_is_better,
+            minimum: "–",
+            goal: "–",
+            meets: |_| (true, true),
+        }
+    }
+}
+
 fn s1_figures(conns: &Value) -> Vec<Figure> {
     vec![Figure {
         metric: format!("server RSS per idle subscribed socket ({conns} sockets)"),
@@ -103,15 +123,12 @@ fn s2_figures(low_rate: f64, conns: &Value) -> Vec<Figure> {
             goal: "≤ 1.2",
             meets: |v| (v <= 2.0, v <= 1.2),
         },
-        Figure {
-            metric: "publish → last socket p50 at that rate".into(),
-            unit: "ms",
-            get: |s2| best(s2, |s| num(&s["last_socket_us"]["p50"]) / 1000.0),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
+        Figure::info(
+            "publish → last socket p50 at that rate",
+            "ms",
+            |s2| best(s2, |s| num(&s["last_socket_us"]["p50"]) / 1000.0),
+            false,
+        ),
         Figure {
             metric: "publish → last socket p99 at that rate".into(),
             unit: "ms",
@@ -121,18 +138,15 @@ fn s2_figures(low_rate: f64, conns: &Value) -> Vec<Figure> {
             goal: "≤ 30",
             meets: |v| (v <= 100.0, v <= 30.0),
         },
-        Figure {
-            metric: format!(
+        Figure::info(
+            format!(
                 "publish → last socket p50 at {low_rate} events/s ({} deliveries/s)",
                 deliveries(low_rate, conns)
             ),
-            unit: "ms",
-            get: |s2| low(s2, "p50"),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
+            "ms",
+            |s2| low(s2, "p50"),
+            false,
+        ),
         Figure {
             metric: format!("publish → last socket p99 at {low_rate} events/s"),
             unit: "ms",
@@ -142,76 +156,55 @@ fn s2_figures(low_rate: f64, conns: &Value) -> Vec<Figure> {
             goal: "≤ 5",
             meets: |v| (v <= 20.0, v <= 5.0),
         },
-        Figure {
-            metric: format!("deliveries/s at {low_rate} events/s (every frame delivered)"),
-            unit: "/s",
-            get: |s2| num(&s2["steps"][0]["deliveries_per_sec"]),
-            higher_is_better: true,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
-        Figure {
-            metric: format!("server CPU per delivery at {low_rate} events/s"),
-            unit: "µs",
-            get: |s2| num(&s2["steps"][0]["cpu_us_per_delivery"]),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
-        Figure {
-            metric: format!(
+        Figure::info(
+            format!("deliveries/s at {low_rate} events/s (every frame delivered)"),
+            "/s",
+            |s2| num(&s2["steps"][0]["deliveries_per_sec"]),
+            true,
+        ),
+        Figure::info(
+            format!("server CPU per delivery at {low_rate} events/s"),
+            "µs",
+            |s2| num(&s2["steps"][0]["cpu_us_per_delivery"]),
+            false,
+        ),
+        Figure::info(
+            format!(
                 "deliveries/s at most: none dropped, publish → last socket p99 ≤ {} ms \
                  (batches from the backlog)",
                 S2_KEPT_UP_P99_US / 1000.0
             ),
-            unit: "/s",
-            get: |s2| s2_most(s2, kept_up).map_or(0.0, |s| num(&s["deliveries_per_sec"])),
-            higher_is_better: true,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
-        Figure {
-            metric: "server CPU per delivery at that rate".into(),
-            unit: "µs",
-            get: |s2| most(s2, |s| num(&s["cpu_us_per_delivery"])),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
-        Figure {
-            metric: "publish → last socket p99 at that rate".into(),
-            unit: "ms",
-            get: |s2| most(s2, |s| num(&s["last_socket_us"]["p99"]) / 1000.0),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
-        Figure {
-            metric: format!(
+            "/s",
+            |s2| s2_most(s2, kept_up).map_or(0.0, |s| num(&s["deliveries_per_sec"])),
+            true,
+        ),
+        Figure::info(
+            "server CPU per delivery at that rate",
+            "µs",
+            |s2| most(s2, |s| num(&s["cpu_us_per_delivery"])),
+            false,
+        ),
+        Figure::info(
+            "publish → last socket p99 at that rate",
+            "ms",
+            |s2| most(s2, |s| num(&s["last_socket_us"]["p99"]) / 1000.0),
+            false,
+        ),
+        Figure::info(
+            format!(
                 "one busy page: {S2_PAGE_SOCKETS} sockets at {low_rate} events/s, publish → last \
                  socket p50"
             ),
-            unit: "ms",
-            get: |s2| page(s2, "p50"),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
-        Figure {
-            metric: "one busy page, publish → last socket p99".into(),
-            unit: "ms",
-            get: |s2| page(s2, "p99"),
-            higher_is_better: false,
-            minimum: "–",
-            goal: "–",
-            meets: |_| (true, true),
-        },
+            "ms",
+            |s2| page(s2, "p50"),
+            false,
+        ),
+        Figure::info(
+            "one busy page, publish → last socket p99",
+            "ms",
+            |s2| page(s2, "p99"),
+            false,
+        ),
     ]
 }
 
