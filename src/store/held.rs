@@ -70,8 +70,12 @@ impl Db {
     pub async fn write_annotation(&self, w: &AnnotationWrite) -> Result<Written, sqlx::Error> {
         let mut conn = HeldConnection::take(self).await?;
         let written = conn.write_annotation(w).await?;
-        if self.engine() == Engine::Sqlite {
-            index_backlog(&mut conn).await?;
+        // The write has committed: a failed index pass must not report it as failed (the
+        // backlog keeps it for the next pass).
+        if self.engine() == Engine::Sqlite
+            && let Err(e) = index_backlog(&mut conn).await
+        {
+            tracing::error!(error = %e, "indexing annotations for search failed");
         }
         Ok(written)
     }
