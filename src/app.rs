@@ -241,10 +241,12 @@ pub async fn run(
     // to it before its 1012 close.
     let stop_routing = CancellationToken::new();
     let close_sockets = CancellationToken::new();
+    let resume = config.ws.resume();
     let hub = Hub::new(
         store.clone(),
         site.clone(),
         config.socket_limits(),
+        resume,
         watermark,
         tasks.clone(),
         close_sockets.clone(),
@@ -265,6 +267,23 @@ pub async fn run(
             tasks.spawn(routing);
         }
     }
+
+    // Resume: the change log kept to its retention window, and client ids' cursors written
+    // until the sockets have closed (their last cursors are written after that).
+    store_tasks.spawn(crate::store::resume::retention_task(
+        db.clone(),
+        Duration::from_secs(config.changelog_retention_secs),
+        resume.resume_ttl,
+        shutdown.child_token(),
+    ));
+    let sockets_closed = CancellationToken::new();
+    store_tasks.spawn(realtime::cursors::run(
+        hub.registry().clone(),
+        db.clone(),
+        resume.cursor_flush,
+        resume.resume_ttl,
+        sockets_closed.clone(),
+    ));
 
     let inject = config
         .bench_endpoints
@@ -304,6 +323,7 @@ pub async fn run(
     {
         tracing::warn!("background tasks did not stop within 5 s");
     }
+    sockets_closed.cancel();
     // The router (and with it every `Writer` handle in the state) went with the server.
     store_tasks.close();
     if tokio::time::timeout(Duration::from_secs(5), store_tasks.wait())

@@ -13,7 +13,7 @@ pub use self::ws::WsConfig;
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 15] = [
+const FLAT_ENV: [&str; 16] = [
     "listen",
     "data_dir",
     "database_url",
@@ -29,6 +29,7 @@ const FLAT_ENV: [&str; 15] = [
     "max_connections_per_address",
     "limit_loopback_connections",
     "max_requests_in_flight",
+    "changelog_retention_secs",
 ];
 
 /// Everything the server and the admin commands need to know. Every field has a default, so
@@ -86,6 +87,9 @@ pub struct Config {
     pub limit_loopback_connections: bool,
     /// API requests in progress at once; past it, a 503 with `Retry-After` at once. 0: no cap.
     pub max_requests_in_flight: usize,
+    /// How long the change log keeps a change (seconds; default 7 days): a client may resume
+    /// from any point within it. Older rows are pruned in the background.
+    pub changelog_retention_secs: u64,
 }
 
 impl Default for Config {
@@ -109,6 +113,7 @@ impl Default for Config {
             max_connections_per_address: 1000,
             limit_loopback_connections: false,
             max_requests_in_flight: 1024,
+            changelog_retention_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -178,6 +183,10 @@ impl Config {
         anyhow::ensure!(
             self.request_timeout_secs >= 1,
             "request_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            self.changelog_retention_secs >= 1,
+            "changelog_retention_secs must be at least 1"
         );
         self.ws.validate()?;
         Ok(())

@@ -120,7 +120,7 @@ fn default_socket_limits_are_the_sockets_own_defaults() {
 #[test]
 fn every_scholia_ws_variable_sets_its_ws_key() {
     type Set = fn(&mut WsConfig);
-    let cases: [(&str, &str, Set); 11] = [
+    let cases: [(&str, &str, Set); 14] = [
         ("SCHOLIA_WS_HEARTBEAT_MS", "1000", |w| w.heartbeat_ms = 1000),
         ("SCHOLIA_WS_IDLE_TIMEOUT_MS", "95000", |w| {
             w.idle_timeout_ms = 95_000
@@ -144,6 +144,13 @@ fn every_scholia_ws_variable_sets_its_ws_key() {
         }),
         ("SCHOLIA_WS_WRITE_RATE", "1.5", |w| w.write_rate = 1.5),
         ("SCHOLIA_WS_WRITE_BURST", "3", |w| w.write_burst = 3),
+        ("SCHOLIA_WS_REPLAY_MAX", "50", |w| w.replay_max = 50),
+        ("SCHOLIA_WS_RESUME_TTL_SECS", "60", |w| {
+            w.resume_ttl_secs = 60
+        }),
+        ("SCHOLIA_WS_CURSOR_FLUSH_MS", "250", |w| {
+            w.cursor_flush_ms = 250
+        }),
     ];
     // The table names every key of `[ws]`, each by its environment name.
     let names: Vec<String> = cases.iter().map(|(name, ..)| (*name).to_owned()).collect();

@@ -40,10 +40,17 @@ pub struct WsConfig {
     pub write_rate: f64,
     /// Writes a socket makes at once, however close together, before `write_rate` applies.
     pub write_burst: u32,
+    /// Most change-log rows one resume replays; a longer gap answers `recovered: false`.
+    pub replay_max: usize,
+    /// How long a client id's resume cursor is remembered after its last write (seconds).
+    pub resume_ttl_secs: u64,
+    /// How often resume cursors are written to the database (milliseconds): what a kill -9 of
+    /// the server may cost a resuming client in duplicates, never in gaps.
+    pub cursor_flush_ms: u64,
 }
 
 /// The table's keys, each read from the environment as `SCHOLIA_WS_<KEY>`.
-pub(super) const KEYS: [&str; 11] = [
+pub(super) const KEYS: [&str; 14] = [
     "heartbeat_ms",
     "idle_timeout_ms",
     "max_message_bytes",
@@ -55,6 +62,9 @@ pub(super) const KEYS: [&str; 11] = [
     "read_buffer_bytes",
     "write_rate",
     "write_burst",
+    "replay_max",
+    "resume_ttl_secs",
+    "cursor_flush_ms",
 ];
 
 impl Default for WsConfig {
@@ -71,6 +81,9 @@ impl Default for WsConfig {
             read_buffer_bytes: 256,
             write_rate: 0.0,
             write_burst: 10,
+            replay_max: 10_000,
+            resume_ttl_secs: 15 * 60,
+            cursor_flush_ms: 1000,
         }
     }
 }
@@ -99,7 +112,21 @@ impl WsConfig {
             self.read_buffer_bytes >= 128,
             "ws.read_buffer_bytes must be at least 128"
         );
+        anyhow::ensure!(self.replay_max >= 1, "ws.replay_max must be at least 1");
+        anyhow::ensure!(
+            self.resume_ttl_secs >= 1 && self.cursor_flush_ms >= 10,
+            "ws.resume_ttl_secs must be at least 1 and ws.cursor_flush_ms at least 10"
+        );
         Ok(())
+    }
+
+    /// How sockets resume.
+    pub fn resume(&self) -> crate::realtime::replay::ResumeSettings {
+        crate::realtime::replay::ResumeSettings {
+            replay_max: self.replay_max,
+            resume_ttl: Duration::from_secs(self.resume_ttl_secs),
+            cursor_flush: Duration::from_millis(self.cursor_flush_ms),
+        }
     }
 
     /// The per-socket limits these settings give.

@@ -18,14 +18,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::filter::event_keys;
+use super::filter::{Key, event_keys};
 use super::hub::Hub;
 use super::route::{Loaded, handles, record_handoff, route};
 use crate::bus::{Known, Sequenced};
-use crate::domain::Identity;
+use crate::domain::{Annotation, Identity};
 use crate::render::RelatedReads;
 use crate::render::session::session_model;
-use crate::store::{self, Change, ChangeAction};
+use crate::store::{self, Change, ChangeAction, Db};
 
 /// Bounds the author NIPSA cache; it is simply emptied when full.
 const NIPSA_CACHE_MAX: usize = 100_000;
@@ -200,13 +200,7 @@ impl Router {
             return Ok(());
         };
         let model = session_model(self.hub.db(), self.hub.site(), Some(&identity), None).await?;
-        let frame = json!({
-            "type": "session-change",
-            "action": change.action.as_str(),
-            "model": model,
-            "seq": change.seq,
-        });
-        let frame = Utf8Bytes::from(frame.to_string());
+        let frame = session_change(change.action, change.seq, model);
         let handoff = self.hub.registry().hand_off_to_user(userid, &frame);
         record_handoff(change, handoff);
         Ok(())
@@ -262,6 +256,17 @@ impl Router {
     }
 }
 
+/// A `session-change` frame: the user's own session model, as it is now.
+pub fn session_change(action: ChangeAction, seq: i64, model: serde_json::Value) -> Utf8Bytes {
+    let frame = json!({
+        "type": "session-change",
+        "action": action.as_str(),
+        "model": model,
+        "seq": seq,
+    });
+    Utf8Bytes::from(frame.to_string())
+}
+
 /// What the store says about an annotation event nothing was handed over for.
 pub enum Prefetched {
     /// The annotation no longer exists (or the change names none).
@@ -299,16 +304,40 @@ pub async fn prefetch(hub: Hub, change: Change) -> Result<Prefetched, sqlx::Erro
         );
         return Ok(Prefetched::Gone);
     };
-    let uris = db
-        .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
-        .await?;
-    let keys = event_keys(&ann.id, &ann.groupid, &ann.references, &uris, ann.version);
+    let keys = keys_of(&db, &ann).await?;
     if !hub.registry().any_subscribed(&keys) {
         return Ok(Prefetched::Unwatched);
     }
-    let mut reads = RelatedReads::new(&db);
-    let group = reads.group(&ann.groupid).await?;
     let deleting = change.action == ChangeAction::Delete;
+    let loaded = load_rest(&db, ann, keys, deleting).await?;
+    Ok(Prefetched::Loaded(Box::new(loaded)))
+}
+
+/// The index keys of a stored annotation's events (its document's URIs expanded).
+pub async fn keys_of(db: &Db, ann: &Annotation) -> Result<Vec<Key>, sqlx::Error> {
+    let uris = db
+        .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
+        .await?;
+    Ok(event_keys(
+        &ann.id,
+        &ann.groupid,
+        &ann.references,
+        &uris,
+        ann.version,
+    ))
+}
+
+/// Everything but the author's NIPSA status (left false) that deciding and rendering an event
+/// of `ann` needs, read from the store as it is now: its group, flags, checkpoint and what
+/// rendering needs (nothing for a delete, whose payload is the id).
+pub async fn load_rest(
+    db: &Db,
+    ann: Annotation,
+    keys: Vec<Key>,
+    deleting: bool,
+) -> Result<Loaded, sqlx::Error> {
+    let mut reads = RelatedReads::new(db);
+    let group = reads.group(&ann.groupid).await?;
     let flaggers: HashSet<i64> = if deleting {
         HashSet::new()
     } else {
@@ -322,13 +351,12 @@ pub async fn prefetch(hub: Hub, change: Change) -> Result<Prefetched, sqlx::Erro
         Some(_) => db.authors_of(&ann.references).await?,
         None => HashSet::new(),
     };
-    // A delete's payload is the id alone.
     let related = if deleting {
         None
     } else {
         Some(reads.related(&ann, flaggers.len() as i64).await?)
     };
-    Ok(Prefetched::Loaded(Box::new(Loaded {
+    Ok(Loaded {
         ann,
         keys,
         group,
@@ -337,5 +365,5 @@ pub async fn prefetch(hub: Hub, change: Change) -> Result<Prefetched, sqlx::Erro
         checkpoint,
         ancestor_authors,
         related,
-    })))
+    })
 }

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 
 use super::fanout::{self, Router};
 use super::registry::Registry;
+use super::replay::ResumeSettings;
 use super::route::{Loaded, route};
 use super::socket::Limits;
 use crate::bus::{Inject, Known, Sequencer, Watermark};
@@ -29,6 +30,7 @@ struct Inner {
     registry: Arc<Registry>,
     site: Site,
     limits: Limits,
+    resume: ResumeSettings,
     /// Tracks socket tasks, so shutdown waits for them to close.
     tasks: TaskTracker,
     /// Cancelled when the server stops; sockets then close with 1012.
@@ -40,6 +42,7 @@ impl Hub {
         store: Store,
         site: Site,
         limits: Limits,
+        resume: ResumeSettings,
         watermark: Watermark,
         tasks: TaskTracker,
         shutdown: CancellationToken,
@@ -49,6 +52,7 @@ impl Hub {
             registry: Arc::new(Registry::new(watermark)),
             site,
             limits,
+            resume,
             tasks,
             shutdown,
         }))
@@ -65,6 +69,9 @@ impl Hub {
     }
     pub fn limits(&self) -> &Limits {
         &self.0.limits
+    }
+    pub fn resume(&self) -> &ResumeSettings {
+        &self.0.resume
     }
     pub fn tasks(&self) -> &TaskTracker {
         &self.0.tasks
@@ -114,7 +121,10 @@ pub async fn run(hub: Hub, mut sequencer: Sequencer, shutdown: CancellationToken
                 true => reads.next().await,
                 false => None,
             };
+            let seq = due.change.seq;
             router.handle_prefetched(due, prefetched, &shutdown).await;
+            // Every socket this change was for has it queued: resume cursors may pass it.
+            hub.registry().mark_routed(seq);
         }
         if !more {
             return sequencer.last();

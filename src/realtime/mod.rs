@@ -13,12 +13,16 @@
 //!   (`--bench-endpoints`).
 //! - [`fanout`]: routing one change: what the write handed over or what the store holds →
 //!   authorised, rendered frames → queues.
+//! - [`replay`]: what a resuming client missed, read from the change log (`since`, or the
+//!   cursor remembered for its client id).
+//! - [`cursors`]: keeps each client id's resume cursor in the database.
 //! - [`route`]: the synchronous part of routing one event (lookup, check, render, hand-off).
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
 //! that are not WebSocket upgrades, and the hand-over of an upgraded connection to its task.
 
 pub mod audience;
+pub mod cursors;
 pub mod fanout;
 pub mod filter;
 pub mod hub;
@@ -26,6 +30,7 @@ pub mod index;
 pub mod outbox;
 pub mod protocol;
 pub mod registry;
+pub mod replay;
 pub mod route;
 pub mod socket;
 
@@ -204,6 +209,7 @@ async fn serve(
 
     let sock = Socket {
         id,
+        hub: Some(hub.clone()),
         registry: registry.clone(),
         userid: userid.clone(),
         outbox,

@@ -25,6 +25,9 @@ struct State {
     receiver_gone: bool,
     /// Set when a frame found the queue full: the socket is to be closed as too slow.
     slow: bool,
+    /// Frames were taken (or a replay began) and their write has not been confirmed yet
+    /// ([`Receiver::settle`]): until then the socket may owe its client something.
+    unsettled: bool,
 }
 
 struct Shared {
@@ -65,6 +68,7 @@ pub fn channel(cap: usize) -> (Sender, Receiver) {
             senders: 1,
             receiver_gone: false,
             slow: false,
+            unsettled: false,
         }),
         ready: Notify::new(),
     });
@@ -104,6 +108,16 @@ impl Sender {
             self.shared.ready.notify_one();
         }
         Ok(())
+    }
+}
+
+impl Sender {
+    /// Whether everything ever queued here has been written and flushed to the socket: nothing
+    /// waits in the queue or in a write, and the queue was never found full. A client's resume
+    /// cursor advances only while this holds (`realtime::cursors`).
+    pub fn is_settled(&self) -> bool {
+        let st = self.shared.lock();
+        st.frames.is_empty() && !st.unsettled && !st.slow
     }
 }
 
@@ -170,6 +184,17 @@ impl Receiver {
         pop(&mut self.shared.lock())
     }
 
+    /// Marks the socket as owing its client frames that are not in the queue (a replay being
+    /// written), until the next [`Receiver::settle`].
+    pub fn unsettle(&self) {
+        self.shared.lock().unsettled = true;
+    }
+
+    /// Confirms that every frame taken so far has been written and flushed.
+    pub fn settle(&self) {
+        self.shared.lock().unsettled = false;
+    }
+
     /// Returns once at least half the queue's capacity is taken (a socket holding its write
     /// back for pacing must not fill up and be closed as slow), or once it is marked slow.
     pub async fn half_full(&self) {
@@ -191,6 +216,7 @@ fn half(cap: usize) -> usize {
 
 fn pop(st: &mut State) -> Option<Utf8Bytes> {
     let f = st.frames.pop_front();
+    st.unsettled |= f.is_some();
     if st.frames.is_empty() && st.frames.capacity() > KEEP_CAPACITY {
         st.frames = VecDeque::new();
     }
@@ -201,6 +227,8 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.receiver_gone = true;
+        // Frames dropped unwritten are owed to the client: the socket is not settled.
+        st.unsettled |= !st.frames.is_empty();
         st.frames.clear();
     }
 }
@@ -259,6 +287,31 @@ mod tests {
         assert_eq!(f.as_deref(), Some("x"));
         drop(rx);
         assert_eq!(tx.try_send("y".into()), Err(TrySendError::Closed));
+    }
+
+    #[test]
+    fn settled_only_once_what_was_taken_is_confirmed_written() {
+        let (tx, rx) = channel(4);
+        assert!(tx.is_settled());
+        tx.try_send("a".into()).unwrap();
+        assert!(!tx.is_settled(), "queued");
+        assert_eq!(rx.try_recv().as_deref(), Some("a"));
+        assert!(!tx.is_settled(), "taken, not yet written");
+        rx.settle();
+        assert!(tx.is_settled());
+        rx.unsettle();
+        assert!(!tx.is_settled(), "a replay in progress");
+        rx.settle();
+        tx.try_send("b".into()).unwrap();
+        tx.try_send("c".into()).unwrap();
+        tx.try_send("d".into()).unwrap();
+        tx.try_send("e".into()).unwrap();
+        assert_eq!(tx.try_send("f".into()), Err(TrySendError::Full));
+        rx.settle();
+        assert!(
+            !tx.is_settled(),
+            "a socket closed as slow owes what it dropped"
+        );
     }
 
     #[tokio::test]

@@ -21,8 +21,12 @@ pub enum Incoming {
     },
     /// `client_id`: `None` resets it (the JSON `null`).
     ClientId(Option<Value>),
-    /// A new filter replacing the old one.
-    Filter(Vec<Key>),
+    /// A new filter replacing the old one; with `since`, the client resumes after that seq
+    /// (an addition to h's protocol: `docs/realtime-protocol.md`).
+    Filter {
+        keys: Vec<Key>,
+        since: Option<i64>,
+    },
     /// An error reply, sent only when `reply_to` is present.
     Error {
         reply_to: Option<Value>,
@@ -40,7 +44,7 @@ impl Incoming {
             Incoming::Ping { .. } => "ping",
             Incoming::Whoami { .. } => "whoami",
             Incoming::ClientId(_) => "client_id",
-            Incoming::Filter(_) => "filter",
+            Incoming::Filter { .. } => "filter",
             Incoming::Error { .. } => "error",
         }
     }
@@ -63,10 +67,11 @@ pub fn interpret(raw: &[u8], limits: FilterLimits) -> Incoming {
             Some(v) => Incoming::ClientId(Some(v.clone())),
             None => invalid_data(reply_to, "\"value\" is missing".to_owned()),
         },
-        Some(Value::String(t)) if t == "filter" => match msg.get("filter") {
-            None => invalid_data(reply_to, "\"filter\" is missing".to_owned()),
-            Some(f) => match compile(f, limits) {
-                Ok(keys) => Incoming::Filter(keys),
+        Some(Value::String(t)) if t == "filter" => match (msg.get("filter"), since(&msg)) {
+            (None, _) => invalid_data(reply_to, "\"filter\" is missing".to_owned()),
+            (_, Err(e)) => invalid_data(reply_to, e),
+            (Some(f), Ok(since)) => match compile(f, limits) {
+                Ok(keys) => Incoming::Filter { keys, since },
                 Err(e) => invalid_data(reply_to, e.to_string()),
             },
         },
@@ -78,6 +83,19 @@ pub fn interpret(raw: &[u8], limits: FilterLimits) -> Incoming {
                 serde_json::to_string(other.unwrap_or(&Value::Null)).unwrap_or_default()
             ),
         },
+    }
+}
+
+/// A filter message's `since` (top level, beside `filter`): absent or `null` means none; anything
+/// but a non-negative integer is refused, and with it the whole message.
+fn since(msg: &Map<String, Value>) -> Result<Option<i64>, String> {
+    match msg.get("since") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| format!("\"since\" must be a non-negative integer (a seq), got {v}")),
     }
 }
 

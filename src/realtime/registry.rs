@@ -6,7 +6,7 @@
 //! across an `.await`, so a std mutex is cheaper than an async one and cannot deadlock a task.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
@@ -40,6 +40,10 @@ struct State {
     sockets: IdMap<Entry>,
     index: Index,
     by_user: HashMap<String, IdSet>,
+    /// Sockets with a string client id, whose resume cursor is kept (`resume.rs`).
+    with_client: IdSet,
+    /// Final cursors of sockets that closed settled, for the next flush.
+    closed: Vec<Cursor>,
 }
 
 /// The outcome of handing frames to sockets.
@@ -60,13 +64,18 @@ pub struct Registry {
     /// handshake that saw it move while it loaded the user reloads them, so a change routed
     /// between that load and registration is not lost.
     user_epoch: AtomicU64,
+    /// The seq of the last change routing has finished handing to sockets (`resume.rs`).
+    routed: AtomicI64,
 }
 
 impl Registry {
     /// A registry whose subscriptions start after `watermark`'s seq when they are made.
     pub fn new(watermark: Watermark) -> Registry {
+        // Routing starts after the watermark's seq: what came before is not this process's.
+        let routed = AtomicI64::new(watermark.get());
         Registry {
             watermark,
+            routed,
             ..Registry::default()
         }
     }
@@ -103,6 +112,12 @@ impl Registry {
         let Some(entry) = st.sockets.remove(&id) else {
             return;
         };
+        if st.with_client.remove(&id) {
+            let routed = self.routed_through();
+            if let Some(c) = cursor_of(&entry, routed) {
+                st.closed.push(c);
+            }
+        }
         if let Some(keys) = &entry.keys {
             st.index.remove(id, keys);
         }
@@ -116,13 +131,14 @@ impl Registry {
         }
     }
 
-    /// Replaces a socket's filter. The new filter sees changes committed from now on.
-    pub fn set_filter(&self, id: SocketId, keys: Vec<Key>) {
+    /// Replaces a socket's filter. The new filter sees changes committed from now on: returns
+    /// the seq its subscription starts after.
+    pub fn set_filter(&self, id: SocketId, keys: Vec<Key>) -> i64 {
         let from_seq = self.watermark.get();
         let mut st = self.lock();
         let State { sockets, index, .. } = &mut *st;
         let Some(entry) = sockets.get_mut(&id) else {
-            return;
+            return from_seq;
         };
         if let Some(old) = &entry.keys {
             index.remove(id, old);
@@ -130,12 +146,26 @@ impl Registry {
         index.insert(id, &keys);
         entry.keys = Some(keys.into_boxed_slice());
         entry.from_seq = from_seq;
+        from_seq
     }
 
-    pub fn set_client_id(&self, id: SocketId, client_id: Option<Value>) {
-        if let Some(entry) = self.lock().sockets.get_mut(&id) {
-            entry.client_id = client_id.map(Box::new);
-        }
+    /// Whether a socket has a client id its resume cursor can be kept under.
+    pub fn has_client_key(&self, id: SocketId) -> bool {
+        self.lock().with_client.contains(&id)
+    }
+
+    /// Sets (or with `None` clears) a socket's client id. Returns the seq its filter's
+    /// subscription started after, if it has a filter.
+    pub fn set_client_id(&self, id: SocketId, client_id: Option<Value>) -> Option<i64> {
+        let mut st = self.lock();
+        let keyed = client_id.as_ref().is_some_and(|v| cursor_key(v).is_some());
+        match keyed {
+            true => st.with_client.insert(id),
+            false => st.with_client.remove(&id),
+        };
+        let entry = st.sockets.get_mut(&id)?;
+        entry.client_id = client_id.map(Box::new);
+        entry.keys.as_ref().map(|_| entry.from_seq)
     }
 
     /// Open sockets.
@@ -248,6 +278,10 @@ fn push(entry: &Entry, frame: Utf8Bytes, out: &mut Handoff) {
         Err(outbox::TrySendError::Closed) => {}
     }
 }
+
+mod resume;
+use resume::cursor_of;
+pub use resume::{Cursor, Viewer, cursor_key};
 
 #[cfg(test)]
 mod tests;

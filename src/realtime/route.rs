@@ -102,7 +102,7 @@ pub fn route(hub: &Hub, change: &Change, ev: &Loaded) -> Routed {
     }
     let frames = match &ev.related {
         None => {
-            let frame = notification(change, &json!({ "id": ev.ann.id }));
+            let frame = notification(change.action, change.seq, &json!({ "id": ev.ann.id }));
             HashMap::from([(ViewerFacts::default(), frame)])
         }
         Some(related) => render_classes(hub, change, &ev.ann, related, &targets),
@@ -138,7 +138,7 @@ fn render_classes(
     for (_, class) in targets {
         frames.entry(*class).or_insert_with(|| {
             let payload = Rendered::new(hub.site(), ann, related, *class);
-            notification(change, &payload)
+            notification(change.action, change.seq, &payload)
         });
     }
     handles().renders.increment(frames.len() as u64);
@@ -147,7 +147,7 @@ fn render_classes(
 
 /// `{"type":"annotation-notification","options":{"action":...},"payload":[...],"seq":N}`,
 /// serialised in one pass (no intermediate `Value`).
-fn notification(change: &Change, payload: &impl Serialize) -> Utf8Bytes {
+pub(super) fn notification(action: ChangeAction, seq: i64, payload: &impl Serialize) -> Utf8Bytes {
     #[derive(Serialize)]
     struct Frame<'a, P: Serialize> {
         r#type: &'static str,
@@ -162,10 +162,10 @@ fn notification(change: &Change, payload: &impl Serialize) -> Utf8Bytes {
     let frame = Frame {
         r#type: "annotation-notification",
         options: Options {
-            action: change.action.as_str(),
+            action: action.as_str(),
         },
         payload: [payload],
-        seq: change.seq,
+        seq,
     };
     // Sized for a typical annotation so the buffer is not regrown while writing.
     let mut buf = Vec::with_capacity(2048);

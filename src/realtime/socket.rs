@@ -18,8 +18,10 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use self::pacing::{Pacing, TokenBucket};
+use self::resume::Resume;
 use self::write::{Writing, write};
 use super::filter::FilterLimits;
+use super::hub::Hub;
 use super::index::SocketId;
 use super::outbox::Receiver;
 use super::protocol::{self, Incoming};
@@ -104,6 +106,9 @@ pub enum Ending {
     Idle,
     /// The server is stopping: 1012, after which clients reconnect.
     Shutdown,
+    /// What the client missed could not be read for its transparent resume: 1011, so that it
+    /// reconnects and the resume is tried again from the same cursor.
+    ResumeFailed,
 }
 
 impl Ending {
@@ -116,6 +121,7 @@ impl Ending {
             Ending::Slow => "slow_consumer",
             Ending::Idle => "idle_timeout",
             Ending::Shutdown => "server_shutdown",
+            Ending::ResumeFailed => "resume_failed",
         }
     }
 
@@ -128,6 +134,7 @@ impl Ending {
             Ending::Slow => (1013, "too slow: outbound queue full"),
             Ending::Idle => (4000, "no response within the idle timeout"),
             Ending::Shutdown => (1012, "server restarting"),
+            Ending::ResumeFailed => (1011, "could not replay missed events; reconnect"),
         };
         Some(CloseFrame {
             code,
@@ -139,6 +146,8 @@ impl Ending {
 /// What the loop needs besides the connection itself.
 pub struct Socket {
     pub id: SocketId,
+    /// For replays (resume); `None` in unit tests of the loop.
+    pub hub: Option<Hub>,
     pub registry: Arc<Registry>,
     /// For `whoami`; fixed at connect, as in h.
     pub userid: Option<String>,
@@ -191,6 +200,8 @@ where
     let events_out = metrics::counter!("scholia_ws_messages_out_total", "type" => "event");
     // Pings answered since the last flush (their Pongs sit in the write buffer until one).
     let mut owed_pongs = 0usize;
+    // Whether this socket has had its one chance at a transparent resume (or resumed itself).
+    let mut resume_tried = false;
 
     let ending = loop {
         let writing = tokio::select! {
@@ -244,12 +255,28 @@ where
                         held: pacing.release(),
                         reply: Some(echo(raw, text)),
                     },
-                    Some(raw) => match handle(sock, &raw) {
-                        Ok(Some(reply)) => Writing::Reply {
+                    Some(raw) => match handle(sock, &raw, &mut resume_tried) {
+                        Ok(Step::Reply(reply)) => Writing::Reply {
                             held: pacing.release(),
                             reply: Some(Message::Text(reply.into())),
                         },
-                        Ok(None) => continue,
+                        Ok(Step::Resume(how)) => {
+                            // Boxed: only a resuming socket needs the replay's state.
+                            let replay = Box::pin(resume::run(&mut ws, sock, how, pacing.release()));
+                            let ended = tokio::select! {
+                                biased;
+                                _ = &mut shutdown => Err(Ending::Shutdown),
+                                _ = sock.outbox.slowed() => Err(Ending::Slow),
+                                r = tokio::time::timeout(limits.idle_timeout, replay) => {
+                                    r.unwrap_or(Err(Ending::Slow))
+                                }
+                            };
+                            match ended {
+                                Ok(()) => continue,
+                                Err(ending) => break ending,
+                            }
+                        }
+                        Ok(Step::Nothing) => continue,
                         Err(ending) => break ending,
                     },
                 }
@@ -282,6 +309,8 @@ where
                 Some(stopped_at_limits) => {
                     // Every write flushes, the Pongs tungstenite buffered included.
                     owed_pongs = 0;
+                    // What it took from the queue has gone out (resume cursors may pass it).
+                    sock.outbox.settle();
                     pacing.wrote(stopped_at_limits)
                 }
                 None => break Ending::Gone,
@@ -300,7 +329,9 @@ where
             reply: None,
         };
         let drained = write(&mut ws, &sock.outbox, drain, &events_out);
-        let _ = Box::pin(tokio::time::timeout(SHUTDOWN_DRAIN, drained)).await;
+        if let Ok(Some(_)) = Box::pin(tokio::time::timeout(SHUTDOWN_DRAIN, drained)).await {
+            sock.outbox.settle();
+        }
     }
     // Boxed: only a closing socket needs the timers, so they do not enlarge every socket's task.
     Box::pin(finish(ws, ending)).await;
@@ -350,10 +381,21 @@ fn echo(raw: Bytes, text: bool) -> Message {
     }
 }
 
-/// Acts on one client message; returns the reply to send, if any, or why to close.
-fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
+/// What the loop does after a client message.
+enum Step {
+    Nothing,
+    Reply(String),
+    /// Replay what the client missed before anything else is written.
+    Resume(Resume),
+}
+
+/// Acts on one client message; returns what to do next, or why to close. `resume_tried` says
+/// whether the socket has had its transparent resume (at most one, when it first has both a
+/// filter and a client id; a filter with `since` counts as one).
+fn handle(sock: &Socket, raw: &[u8], resume_tried: &mut bool) -> Result<Step, Ending> {
     let incoming = protocol::interpret(raw, sock.limits.filter);
     let kind = incoming.kind();
+    let mut step = None;
     let reply = match incoming {
         Incoming::NotJson => {
             metrics::counter!("scholia_ws_messages_in_total", "type" => kind).increment(1);
@@ -365,11 +407,26 @@ fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
             reply_to.map(|id| protocol::whoyouare(sock.userid.as_deref(), &id))
         }
         Incoming::ClientId(value) => {
-            sock.registry.set_client_id(sock.id, value);
+            let keyed = value
+                .as_ref()
+                .and_then(super::registry::cursor_key)
+                .is_some();
+            let filtered_from = sock.registry.set_client_id(sock.id, value);
+            if let Some(upto) = filtered_from.filter(|_| keyed && !*resume_tried) {
+                *resume_tried = true;
+                step = Some(Step::Resume(Resume::Remembered { upto }));
+            }
             None
         }
-        Incoming::Filter(keys) => {
-            sock.registry.set_filter(sock.id, keys);
+        Incoming::Filter { keys, since } => {
+            let upto = sock.registry.set_filter(sock.id, keys);
+            if let Some(since) = since {
+                *resume_tried = true;
+                step = Some(Step::Resume(Resume::Asked { since, upto }));
+            } else if !*resume_tried && sock.registry.has_client_key(sock.id) {
+                *resume_tried = true;
+                step = Some(Step::Resume(Resume::Remembered { upto }));
+            }
             None
         }
         Incoming::Error {
@@ -392,10 +449,15 @@ fn handle(sock: &Socket, raw: &[u8]) -> Result<Option<String>, Ending> {
         };
         metrics::counter!("scholia_ws_messages_out_total", "type" => kind).increment(1);
     }
-    Ok(reply)
+    Ok(match (reply, step) {
+        (Some(r), _) => Step::Reply(r),
+        (None, Some(step)) => step,
+        (None, None) => Step::Nothing,
+    })
 }
 
 mod pacing;
+mod resume;
 #[cfg(test)]
 mod tests;
 mod write;

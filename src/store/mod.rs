@@ -25,6 +25,7 @@ mod handle;
 mod held;
 pub mod logins;
 mod pg_tx;
+pub mod resume;
 mod routing;
 mod rows;
 pub mod search;

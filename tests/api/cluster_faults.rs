@@ -28,6 +28,11 @@ pub struct Node {
 
 impl Node {
     pub async fn start(db_url: &str, bus: &str, poll_ms: u64) -> Node {
+        Node::start_with(db_url, bus, poll_ms, &[]).await
+    }
+
+    /// [`Node::start`] with extra environment variables (settings).
+    pub async fn start_with(db_url: &str, bus: &str, poll_ms: u64, env: &[(&str, &str)]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--bus", bus])
@@ -43,6 +48,7 @@ impl Node {
             .env("SCHOLIA_AUTHORITY", "example.com")
             .env("RUST_LOG", "info")
             .env_remove("SCHOLIA_LOG_FORMAT")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -71,6 +77,17 @@ impl Node {
             child,
             base: format!("http://{addr}"),
         }
+    }
+
+    /// SIGKILL: no goodbye to its sockets or its database; returns once it is gone.
+    pub async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// The node's `/ws` URL.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.base.replacen("http://", "ws://", 1))
     }
 
     pub async fn socket(&self) -> Ws {

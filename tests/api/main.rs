@@ -24,6 +24,7 @@ mod moderation;
 mod permission_model;
 mod pg_outage;
 mod realtime;
+mod resume_faults;
 mod search;
 mod sequencer;
 mod store;

@@ -105,9 +105,41 @@ fn client_id_forms() {
 }
 
 #[test]
+fn a_filter_may_carry_since_in_either_form() {
+    let f: Value = serde_json::from_str(FILTER).unwrap();
+    let keys = vec![Key::Uri("httpx://example.com/page".into())];
+    let at = |since| Incoming::Filter {
+        keys: keys.clone(),
+        since,
+    };
+    assert_eq!(parse(json!({"filter": f, "since": 42})), at(Some(42)));
+    assert_eq!(
+        parse(json!({"type": "filter", "filter": f, "since": 0})),
+        at(Some(0))
+    );
+    assert_eq!(parse(json!({"filter": f, "since": null})), at(None));
+    for bad in [json!(-1), json!("42"), json!(1.5), json!([1])] {
+        let Incoming::Error {
+            reply_to,
+            kind,
+            description,
+        } = parse(json!({"type": "filter", "id": 3, "filter": f, "since": bad}))
+        else {
+            panic!("since {bad} accepted");
+        };
+        assert_eq!((reply_to, kind), (Some(json!(3)), "invalid_data"));
+        assert!(description.contains("since"), "{description}");
+    }
+}
+
+#[test]
 fn filter_forms() {
     let f: Value = serde_json::from_str(FILTER).unwrap();
-    let expected = Incoming::Filter(vec![Key::Uri("httpx://example.com/page".into())]);
+    let keys = vec![Key::Uri("httpx://example.com/page".into())];
+    let expected = Incoming::Filter {
+        keys: keys.clone(),
+        since: None,
+    };
     assert_eq!(parse(json!({ "filter": f })), expected);
     assert_eq!(
         parse(json!({"type": "filter", "id": 9, "filter": f})),

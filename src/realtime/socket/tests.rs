@@ -92,6 +92,7 @@ fn start(limits: Limits) -> Client {
     let shutdown = CancellationToken::new();
     let id = registry.register(None, outbox.clone());
     let sock = Socket {
+        hub: None,
         id,
         registry: registry.clone(),
         userid: Some("acct:alice@example.com".into()),

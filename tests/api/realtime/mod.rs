@@ -17,6 +17,7 @@ mod inject;
 mod messages;
 mod moderation;
 mod operations;
+mod resume;
 
 use std::time::Duration;
 
