@@ -250,6 +250,7 @@ pub async fn run(
         watermark,
         tasks.clone(),
         close_sockets.clone(),
+        shutdown.clone(),
     );
     let routing = {
         let (stop, routed) = (stop_routing.clone(), close_sockets.clone());

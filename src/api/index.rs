@@ -70,6 +70,12 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     ("search", "GET", "/api/search", "Search for annotations"),
     (
+        "stream",
+        "GET",
+        "/api/stream",
+        "Server-sent events: live annotation changes by uri, group, id or references, resumable with Last-Event-ID",
+    ),
+    (
         "analytics.events.create",
         "POST",
         "/api/analytics/events",

@@ -35,6 +35,9 @@ struct Inner {
     tasks: TaskTracker,
     /// Cancelled when the server stops; sockets then close with 1012.
     shutdown: CancellationToken,
+    /// Cancelled as the server begins to stop: event streams end at once (their clients resume
+    /// from their last id), since the listener waits for every open response.
+    stopping: CancellationToken,
 }
 
 impl Hub {
@@ -46,6 +49,7 @@ impl Hub {
         watermark: Watermark,
         tasks: TaskTracker,
         shutdown: CancellationToken,
+        stopping: CancellationToken,
     ) -> Hub {
         Hub(Arc::new(Inner {
             store,
@@ -55,6 +59,7 @@ impl Hub {
             resume,
             tasks,
             shutdown,
+            stopping,
         }))
     }
 
@@ -78,6 +83,9 @@ impl Hub {
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown
+    }
+    pub fn stopping(&self) -> &CancellationToken {
+        &self.0.stopping
     }
 
     /// The identity a token stands for, with current roles (direct read first, as HTTP does).

@@ -16,6 +16,7 @@
 //! - [`replay`]: what a resuming client missed, read from the change log (`since`, or the
 //!   cursor remembered for its client id).
 //! - [`cursors`]: keeps each client id's resume cursor in the database.
+//! - [`sse`]: the same subscriptions as server-sent events, `GET /api/stream`.
 //! - [`route`]: the synchronous part of routing one event (lookup, check, render, hand-off).
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
@@ -33,6 +34,7 @@ pub mod registry;
 pub mod replay;
 pub mod route;
 pub mod socket;
+pub mod sse;
 
 use std::sync::Arc;
 
@@ -50,10 +52,12 @@ use crate::domain::Identity;
 use hub::Hub;
 use socket::{Limits, Socket};
 
-/// `/ws`, plus h's streamer 404 for paths below it; with `echo`, also `/_echo`.
+/// `/ws`, plus h's streamer 404 for paths below it, and `/api/stream` (server-sent events);
+/// with `echo`, also `/_echo`.
 pub fn router<S>(hub: Hub, echo: bool) -> Router<S> {
     let mut routes = Router::new()
         .route("/ws", any(handshake))
+        .route("/api/stream", axum::routing::get(sse::stream))
         .route("/ws/", any(not_found))
         .route("/ws/{*rest}", any(not_found));
     if echo {
@@ -87,7 +91,7 @@ async fn not_found() -> Response {
 /// The token of a `/ws` request (`h/security/policy/_bearer_token.py`): the `access_token` query
 /// parameter if present at all (even empty, which then means "anonymous" and hides the header),
 /// else `Authorization: Bearer`.
-fn ws_token(req: &axum::http::request::Parts) -> Option<String> {
+pub(crate) fn ws_token(req: &axum::http::request::Parts) -> Option<String> {
     let from_query = req.uri.query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .filter(|(k, _)| k == "access_token")

@@ -1,7 +1,8 @@
 //! Resume across a kill -9 (issue 16): a real `scholia serve` process is killed while one client
 //! is behind, restarted on the same data, and changes are written before the clients come back.
-//! A client that names its last seq, and the official client's kind that only names its client
-//! id, each get every change it missed, in log order; the change log is the oracle.
+//! A WebSocket client that names its last seq, an event stream that names its Last-Event-ID, and
+//! the official client's kind that only names its client id, each get every change it missed,
+//! in log order; the change log is the oracle.
 
 use serde_json::{Value, json};
 
@@ -10,6 +11,7 @@ use scholia::store::Db;
 use crate::cluster::logged_creates;
 use crate::cluster_faults::{Node, received, token};
 use crate::helpers::{Backend, fresh_database};
+use crate::realtime::sse::SseClient;
 use crate::realtime::{Ws, filter, ws_at};
 
 const URI: &str = "https://faults.example/page";
@@ -44,6 +46,11 @@ async fn clients_resume_what_they_missed_across_a_kill_9(backend: Backend) {
     seqful.apply(&page_filter(None)).await;
     let mut plain = official_client(&node, &alice).await;
     plain.apply(&page_filter(None)).await;
+    let query = format!(
+        "uri={}",
+        url::form_urlencoded::byte_serialize(URI.as_bytes()).collect::<String>()
+    );
+    let mut events = SseClient::open(&node.base, &query, None, None).await;
     for k in 0..10 {
         assert!(node.post(&http, &alice, &format!("before {k}")).await);
     }
@@ -66,6 +73,12 @@ async fn clients_resume_what_they_missed_across_a_kill_9(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let seqful_seen = received(&mut seqful, 4).await;
+    let mut events_seen = Vec::new();
+    for _ in 0..6 {
+        let (action, id, seq) = events.annotation().await;
+        assert_eq!(action, "create");
+        events_seen.push((seq, id));
+    }
     node.kill().await;
 
     // Back on the same data; five more changes before either client has reconnected.
@@ -86,6 +99,22 @@ async fn clients_resume_what_they_missed_across_a_kill_9(backend: Backend) {
     assert_eq!(
         resumed,
         json!({"type": "resumed", "since": seqful_seen[3].0, "seq": oracle[14].0, "recovered": true})
+    );
+
+    // The event stream resumes from its Last-Event-ID.
+    assert_eq!(events_seen, oracle[..6]);
+    let mut events = SseClient::open(&node.base, &query, None, Some(events_seen[5].0)).await;
+    let mut replayed = Vec::new();
+    for _ in 0..9 {
+        let (action, id, seq) = events.annotation().await;
+        assert_eq!(action, "create");
+        replayed.push((seq, id));
+    }
+    assert_eq!(replayed, oracle[6..]);
+    let resumed = events.next().await;
+    assert_eq!(
+        (resumed.event.as_str(), &resumed.data["recovered"]),
+        ("resumed", &json!(true))
     );
 
     // The official client's order after a reconnect: client_id, then its filter. It gets what

@@ -18,6 +18,7 @@ mod messages;
 mod moderation;
 mod operations;
 mod resume;
+pub mod sse;
 
 use std::time::Duration;
 
