@@ -248,9 +248,11 @@ pub async fn run(
         config.socket_limits(),
         resume,
         watermark,
-        tasks.clone(),
-        close_sockets.clone(),
-        shutdown.clone(),
+        realtime::hub::Lifecycle {
+            tasks: tasks.clone(),
+            close_sockets: close_sockets.clone(),
+            stopping: shutdown.clone(),
+        },
     );
     let routing = {
         let (stop, routed) = (stop_routing.clone(), close_sockets.clone());

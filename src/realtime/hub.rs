@@ -20,6 +20,16 @@ use crate::domain::Identity;
 use crate::render::Site;
 use crate::store::{Change, Db, Store};
 
+/// How the hub's clients are tracked and told to stop.
+pub struct Lifecycle {
+    /// Tracks socket and stream tasks, so shutdown waits for them.
+    pub tasks: TaskTracker,
+    /// Cancelled once routing has drained: sockets then close with 1012.
+    pub close_sockets: CancellationToken,
+    /// Cancelled as the server begins to stop (event streams end at once).
+    pub stopping: CancellationToken,
+}
+
 /// Shared by the socket handshakes and the routing task; cheap to clone.
 #[derive(Clone)]
 pub struct Hub(Arc<Inner>);
@@ -47,9 +57,7 @@ impl Hub {
         limits: Limits,
         resume: ResumeSettings,
         watermark: Watermark,
-        tasks: TaskTracker,
-        shutdown: CancellationToken,
-        stopping: CancellationToken,
+        life: Lifecycle,
     ) -> Hub {
         Hub(Arc::new(Inner {
             store,
@@ -57,9 +65,9 @@ impl Hub {
             site,
             limits,
             resume,
-            tasks,
-            shutdown,
-            stopping,
+            tasks: life.tasks,
+            shutdown: life.close_sockets,
+            stopping: life.stopping,
         }))
     }
 
