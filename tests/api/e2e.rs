@@ -1,6 +1,6 @@
 //! The unmodified Hypothesis client, in Debian's headless Chromium, against this build of the
 //! server (`e2e/tests/client.test.js`, driven by playwright-core): live notes, sidebar posts,
-//! edits and deletes, reconnection after a restart, the login popup and a publisher's own users.
+//! edits and deletes, reconnection after a restart (and a note posted before the sidebar is back), the login popup and a publisher's own users.
 //! Run from here so the README's one test command covers it. It needs `npm ci` in `e2e/` and
 //! `/usr/bin/chromium` (`.ci/run` installs both); without them it says so and skips, except under
 //! CI=true, where it fails.
@@ -44,5 +44,5 @@ fn the_unmodified_hypothesis_client_works_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "browser test failed:\n{report}");
-    assert!(report.contains("# pass 7"), "unexpected report:\n{report}");
+    assert!(report.contains("# pass 8"), "unexpected report:\n{report}");
 }
