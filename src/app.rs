@@ -288,6 +288,12 @@ pub async fn run(
         sockets_closed.clone(),
     ));
 
+    store_tasks.spawn(realtime::webhooks::run(
+        hub.clone(),
+        config.webhook_settings(),
+        shutdown.child_token(),
+    ));
+
     let inject = config
         .bench_endpoints
         .then(|| Arc::new(hub.clone()) as Arc<dyn Inject>);

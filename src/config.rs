@@ -13,7 +13,7 @@ pub use self::ws::WsConfig;
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 16] = [
+const FLAT_ENV: [&str; 19] = [
     "listen",
     "data_dir",
     "database_url",
@@ -30,6 +30,9 @@ const FLAT_ENV: [&str; 16] = [
     "limit_loopback_connections",
     "max_requests_in_flight",
     "changelog_retention_secs",
+    "webhook_allow_private",
+    "webhook_retry_base_ms",
+    "webhook_disable_after_secs",
 ];
 
 /// Everything the server and the admin commands need to know. Every field has a default, so
@@ -90,6 +93,13 @@ pub struct Config {
     /// How long the change log keeps a change (seconds; default 7 days): a client may resume
     /// from any point within it. Older rows are pruned in the background.
     pub changelog_retention_secs: u64,
+    /// Let webhooks reach loopback, private and link-local addresses (off: only public ones).
+    pub webhook_allow_private: bool,
+    /// A failed webhook delivery is retried after this many milliseconds, doubling each time up
+    /// to 5 minutes.
+    pub webhook_retry_base_ms: u64,
+    /// A webhook failing for this many seconds is disabled (default 3 days).
+    pub webhook_disable_after_secs: u64,
 }
 
 impl Default for Config {
@@ -114,6 +124,9 @@ impl Default for Config {
             limit_loopback_connections: false,
             max_requests_in_flight: 1024,
             changelog_retention_secs: 7 * 24 * 3600,
+            webhook_allow_private: false,
+            webhook_retry_base_ms: 1000,
+            webhook_disable_after_secs: 3 * 24 * 3600,
         }
     }
 }
@@ -141,6 +154,8 @@ pub struct Overrides {
     pub bench_endpoints: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub echo_endpoint: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_allow_private: Option<bool>,
 }
 
 impl Config {
@@ -185,11 +200,24 @@ impl Config {
             "request_timeout_secs must be at least 1"
         );
         anyhow::ensure!(
+            self.webhook_retry_base_ms >= 1 && self.webhook_disable_after_secs >= 1,
+            "webhook_retry_base_ms and webhook_disable_after_secs must be at least 1"
+        );
+        anyhow::ensure!(
             self.changelog_retention_secs >= 1,
             "changelog_retention_secs must be at least 1"
         );
         self.ws.validate()?;
         Ok(())
+    }
+
+    /// How webhooks are delivered.
+    pub fn webhook_settings(&self) -> crate::realtime::webhooks::WebhookSettings {
+        crate::realtime::webhooks::WebhookSettings {
+            allow_private: self.webhook_allow_private,
+            retry_base: std::time::Duration::from_millis(self.webhook_retry_base_ms),
+            disable_after: std::time::Duration::from_secs(self.webhook_disable_after_secs),
+        }
     }
 
     /// The per-socket limits of the Real Time API.

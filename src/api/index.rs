@@ -70,6 +70,24 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     ("search", "GET", "/api/search", "Search for annotations"),
     (
+        "webhooks.create",
+        "POST",
+        "/api/webhooks",
+        "Create a webhook: the caller's annotation events POSTed to a URL, signed",
+    ),
+    (
+        "webhooks.read",
+        "GET",
+        "/api/webhooks",
+        "List the caller's webhooks",
+    ),
+    (
+        "webhooks.delete",
+        "DELETE",
+        "/api/webhooks/:id",
+        "Delete one of the caller's webhooks",
+    ),
+    (
         "stream",
         "GET",
         "/api/stream",

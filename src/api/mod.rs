@@ -12,6 +12,7 @@ pub mod presenter;
 pub mod profile;
 pub mod search;
 pub mod token;
+pub mod webhooks;
 mod write;
 
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(profile::router())
         .merge(token::router())
+        .merge(webhooks::router())
         .fallback(|| async { ApiError::NotFound })
         // h answers a known path with an unsupported method as an unknown route: 404.
         .method_not_allowed_fallback(|| async { ApiError::NotFound })

@@ -124,7 +124,7 @@ pub struct AuthclientCreate {
 /// Opens the database and works out the server's default authority: the configured one, or
 /// else the authority the server recorded on `__world__` at its first start (so `scholia serve
 /// --authority X` and a later `scholia user add bob` agree without repeating the flag).
-async fn open(config: &Config) -> anyhow::Result<(Db, String)> {
+pub(super) async fn open(config: &Config) -> anyhow::Result<(Db, String)> {
     let db = Db::connect(&config.database_url()).await?;
     let authority = match &config.authority {
         Some(a) => a.clone(),
@@ -145,7 +145,7 @@ fn userid_for(authority: &str, name: &str) -> String {
     }
 }
 
-async fn find_user(db: &Db, authority: &str, name: &str) -> anyhow::Result<User> {
+pub(super) async fn find_user(db: &Db, authority: &str, name: &str) -> anyhow::Result<User> {
     let userid = userid_for(authority, name);
     db.user_by_userid(&userid)
         .await?

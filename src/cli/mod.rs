@@ -6,6 +6,7 @@
 mod admin;
 mod bench;
 mod serve;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Manage OAuth clients (for the JWT grant).
     #[command(subcommand)]
     Authclient(admin::AuthclientCommand),
+    /// Manage webhooks: annotation events POSTed to a URL, signed (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Load-test a server: runs the `scholia-bench` binary beside this one (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -104,6 +108,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.bench_endpoints = args.bench_endpoints.then_some(true);
         overrides.echo_endpoint = args.echo_endpoint.then_some(true);
         overrides.bus = args.bus.clone();
+        overrides.webhook_allow_private = args.webhook_allow_private.then_some(true);
+    }
+    if let Command::Webhook(webhook::WebhookCommand::Add(a)) = &cli.command {
+        overrides.webhook_allow_private = a.allow_private.then_some(true);
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;
     match cli.command {
@@ -112,6 +120,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Token(c) => admin::token(&config, c).await,
         Command::Group(c) => admin::group(&config, c).await,
         Command::Authclient(c) => admin::authclient(&config, c).await,
+        Command::Webhook(c) => webhook::run(&config, c).await,
         Command::Bench(_) => unreachable!("handled before the runtime starts"),
     }
 }

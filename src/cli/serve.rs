@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// conformance runs (test servers only).
     #[arg(long, hide = true)]
     pub echo_endpoint: bool,
+    /// Let webhooks reach loopback, private and link-local addresses (by default only public
+    /// ones: a hook must not be a way into this server's own network).
+    #[arg(long)]
+    pub webhook_allow_private: bool,
 }
 
 fn init_tracing(format: &str) {

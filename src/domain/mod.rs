@@ -9,6 +9,7 @@ pub mod group;
 pub mod ids;
 pub mod time;
 pub mod user;
+pub mod webhook;
 
 pub use annotation::{Annotation, ModerationStatus};
 pub use group::{Group, GroupType, Role};

@@ -17,6 +17,7 @@
 //!   cursor remembered for its client id).
 //! - [`cursors`]: keeps each client id's resume cursor in the database.
 //! - [`sse`]: the same subscriptions as server-sent events, `GET /api/stream`.
+//! - [`webhooks`]: the same events POSTed to a user's URLs, from a durable cursor per hook.
 //! - [`route`]: the synchronous part of routing one event (lookup, check, render, hand-off).
 //!
 //! This module holds the handshake: token resolution as h does it, h's JSON errors for requests
@@ -35,6 +36,7 @@ pub mod replay;
 pub mod route;
 pub mod socket;
 pub mod sse;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -66,6 +66,8 @@ pub struct Registry {
     user_epoch: AtomicU64,
     /// The seq of the last change routing has finished handing to sockets (`resume.rs`).
     routed: AtomicI64,
+    /// Woken as routing finishes a change (webhook workers wait on it).
+    routed_wake: tokio::sync::Notify,
 }
 
 impl Registry {

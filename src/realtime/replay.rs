@@ -5,8 +5,9 @@
 //! two and nothing falls between them). It is decided and rendered *as things are now*: each
 //! annotation changed in the window is sent once, at the seq of its latest change in the window,
 //! as it reads now to the socket's current viewer (permissions, NIPSA, moderation, checkpoints,
-//! echo suppression against that latest change's writer); one that is deleted now goes as its
-//! delete. A group join or leave of the socket's own user in the window gives one
+//! echo suppression against that latest change's writer); one that is deleted now goes only as
+//! its delete (a create or update of it whose delete comes later is skipped: the delete, in this
+//! replay or live after it, tells the client). A group join or leave of the socket's own user in the window gives one
 //! `session-change` with the user's session as it is now. `docs/realtime-protocol.md` says this
 //! to clients.
 
@@ -24,7 +25,7 @@ use super::registry::Viewer;
 use super::route::notification;
 use crate::render::Rendered;
 use crate::render::session::session_model;
-use crate::store::ChangeAction;
+use crate::store::{Change, ChangeAction};
 
 /// How sockets resume (from `[ws]`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,6 +59,8 @@ struct Due {
     seq: i64,
     /// Whether the window holds its create (the client cannot have seen it at all).
     created: bool,
+    /// The action of that latest change.
+    last: ChangeAction,
     /// The writer of that latest change, for echo suppression.
     src_client_id: Option<String>,
 }
@@ -91,7 +94,47 @@ impl Replay {
         let Some(viewer) = hub.registry().viewer(id) else {
             return Ok(None);
         };
+        Replay::plan_for(hub, viewer, since, upto).await.map(Some)
+    }
+
+    /// Plans the replay of `(since, upto]` for `viewer`, reading the log.
+    pub async fn plan_for(
+        hub: &Hub,
+        viewer: Viewer,
+        since: i64,
+        upto: i64,
+    ) -> Result<Replay, sqlx::Error> {
         let db = hub.db();
+        let mut replay = Replay::of_changes(hub, viewer, since, upto, Vec::new());
+        if since >= upto {
+            // Nothing between: but a seq past the whole log is not a position in this log.
+            replay.recovered = since <= db.last_seq().await?;
+            return Ok(replay);
+        }
+        if since < db.log_horizon().await? {
+            replay.recovered = false;
+            return Ok(replay);
+        }
+        let max = hub.resume().replay_max;
+        let rows = db.changes_after(since, max as i64 + 1).await?;
+        if rows.len() > max && rows[max].seq <= upto {
+            replay.recovered = false;
+            return Ok(replay);
+        }
+        let rows = rows.into_iter().take_while(|c| c.seq <= upto).collect();
+        Ok(Replay::of_changes(hub, replay.viewer, since, upto, rows))
+    }
+
+    /// The replay of `changes` (log rows in seq order, all within `(since, upto]`) for
+    /// `viewer`: one event per annotation, at its latest change, and one `session-change` for
+    /// the viewer's own joins and leaves.
+    pub fn of_changes(
+        hub: &Hub,
+        viewer: Viewer,
+        since: i64,
+        upto: i64,
+        changes: Vec<Change>,
+    ) -> Replay {
         let mut replay = Replay {
             hub: hub.clone(),
             viewer,
@@ -102,31 +145,17 @@ impl Replay {
             upto,
             recovered: true,
         };
-        if since >= upto {
-            // Nothing between: but a seq past the whole log is not a position in this log.
-            replay.recovered = since <= db.last_seq().await?;
-            return Ok(Some(replay));
-        }
-        if since < db.log_horizon().await? {
-            replay.recovered = false;
-            return Ok(Some(replay));
-        }
-        let max = hub.resume().replay_max;
-        let rows = db.changes_after(since, max as i64 + 1).await?;
-        if rows.len() > max && rows[max].seq <= upto {
-            replay.recovered = false;
-            return Ok(Some(replay));
-        }
-        let me = replay.viewer.identity.as_ref().map(|i| i.userid.as_str());
+        let me = replay.viewer.identity.as_ref().map(|i| i.userid.clone());
         let mut at: HashMap<String, usize> = HashMap::new();
         let mut due: Vec<Due> = Vec::new();
-        for c in rows.into_iter().take_while(|c| c.seq <= upto) {
+        for c in changes {
             match c.action {
                 ChangeAction::Create | ChangeAction::Update | ChangeAction::Delete => {
                     let Some(ann) = c.annotation_id else { continue };
                     match at.get(&ann) {
                         Some(&i) => {
                             due[i].seq = c.seq;
+                            due[i].last = c.action;
                             due[i].src_client_id = c.src_client_id;
                         }
                         None => {
@@ -135,13 +164,14 @@ impl Replay {
                                 id: ann,
                                 seq: c.seq,
                                 created: c.action == ChangeAction::Create,
+                                last: c.action,
                                 src_client_id: c.src_client_id,
                             });
                         }
                     }
                 }
                 ChangeAction::GroupJoin | ChangeAction::GroupLeave
-                    if me.is_some() && c.userid.as_deref() == me =>
+                    if me.is_some() && c.userid == me =>
                 {
                     replay.session = Some((c.action, c.seq));
                 }
@@ -150,7 +180,7 @@ impl Replay {
         }
         due.sort_by_key(|d| d.seq);
         replay.due = due.into();
-        Ok(Some(replay))
+        replay
     }
 
     /// The next page of frames, in seq order; `None` once everything has been sent.
@@ -191,6 +221,11 @@ impl Replay {
             return Ok(None);
         }
         let deleting = ann.deleted;
+        if deleting && due.last != ChangeAction::Delete {
+            // Deleted since: its delete, later in the log, stands for it (in this replay, or
+            // live after it).
+            return Ok(None);
+        }
         let ev = load_rest(&db, ann, keys, deleting).await?;
         let author_nipsa = match self.nipsa.get(&ev.ann.userid) {
             Some(&n) => n,

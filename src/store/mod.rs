@@ -34,6 +34,7 @@ mod steps;
 mod tokens;
 mod tx;
 mod users;
+pub mod webhooks;
 mod writer;
 
 pub use annotation_write::{AnnotationWrite, Written};

@@ -28,4 +28,5 @@ mod resume_faults;
 mod search;
 mod sequencer;
 mod store;
+mod webhooks;
 mod writer;

@@ -65,6 +65,12 @@ impl Registry {
     /// Called by routing once `seq` has been handed to every socket it was for.
     pub fn mark_routed(&self, seq: i64) {
         self.routed.fetch_max(seq, Ordering::AcqRel);
+        self.routed_wake.notify_waiters();
+    }
+
+    /// Resolves once routing finishes its next change.
+    pub fn routed_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.routed_wake.notified()
     }
 
     /// The seq of the last change routing has finished.
