@@ -125,3 +125,57 @@ async fn clients_resume_what_they_missed_across_a_kill_9(backend: Backend) {
     plain.assert_quiet().await;
     seqful.assert_quiet().await;
 }
+
+/// On a cluster (two nodes, one PostgreSQL, the NOTIFY bus): both kinds of client resume on the
+/// other node after theirs was killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_resume_on_another_node_after_theirs_was_killed() {
+    if crate::helpers::postgres_url().is_none() {
+        return;
+    }
+    let (db_url, _dir) = fresh_database(Backend::Postgres).await;
+    let mut doomed = Node::start_with(&db_url, "postgres", 250, &ENV).await;
+    let survivor = Node::start_with(&db_url, "postgres", 250, &ENV).await;
+    let db = Db::connect(&db_url).await.unwrap();
+    let alice = token(&db, "alice").await;
+    let http = reqwest::Client::new();
+
+    let mut seqful = ws_at(&doomed.ws_url()).await;
+    seqful.apply(&page_filter(None)).await;
+    let mut plain = official_client(&doomed, &alice).await;
+    plain.apply(&page_filter(None)).await;
+    for k in 0..6 {
+        assert!(survivor.post(&http, &alice, &format!("before {k}")).await);
+    }
+    let plain_seen = received(&mut plain, 6).await;
+    let seqful_seen = received(&mut seqful, 2).await;
+    for _ in 0..500 {
+        let c = db
+            .ws_cursor(
+                "0123456789abcdef0123456789abcdef",
+                "acct:alice@example.com",
+                0,
+            )
+            .await
+            .unwrap();
+        if c.is_some_and(|c| c >= plain_seen[5].0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    doomed.kill().await;
+    for k in 0..3 {
+        assert!(survivor.post(&http, &alice, &format!("after {k}")).await);
+    }
+    let oracle = logged_creates(&db).await;
+    assert_eq!(oracle.len(), 9);
+
+    let mut seqful = ws_at(&survivor.ws_url()).await;
+    seqful.send_json(&page_filter(Some(seqful_seen[1].0))).await;
+    assert_eq!(received(&mut seqful, 7).await, oracle[2..]);
+    assert_eq!(seqful.json().await["recovered"], true);
+    let mut plain = official_client(&survivor, &alice).await;
+    plain.send_json(&page_filter(None)).await;
+    assert_eq!(received(&mut plain, 3).await, oracle[6..]);
+    plain.assert_quiet().await;
+}

@@ -389,3 +389,102 @@ async fn a_webhook_resumes_from_its_cursor_after_a_kill_9(backend: Backend) {
         .collect();
     assert!(seqs.windows(2).all(|w| w[1] >= w[0]), "{seqs:?}");
 }
+
+/// Runs `scholia` with `args` on the store in `dir`: (success, stdout, stderr).
+fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scholia"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("SCHOLIA_DATABASE_URL")
+        .env_remove("SCHOLIA_WEBHOOK_ALLOW_PRIVATE")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_webhook_commands_add_list_and_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(cli(dir.path(), &["user", "add", "alice"]).0);
+    let (ok, out, err) = cli(
+        dir.path(),
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "https://hooks.example.com/in",
+            "--user",
+            "alice",
+            "--uri",
+            "https://a.example/",
+            "--group",
+            "__world__",
+        ],
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let (id, secret) = (lines[0], lines[1]);
+    assert!(
+        id.starts_with("wh_") && secret.starts_with("whsec_"),
+        "{out}"
+    );
+    let (_, list, _) = cli(dir.path(), &["webhook", "list"]);
+    assert!(
+        list.contains(id) && list.contains("https://hooks.example.com/in") && list.contains("\tok"),
+        "{list}"
+    );
+    assert!(!list.contains(secret), "the secret is shown only once");
+    // A private target is refused with the reason; allowed with the flag.
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "http://10.0.0.7/",
+            "--user",
+            "alice",
+            "--uri",
+            "x",
+        ],
+    );
+    assert!(!ok && err.contains("--webhook-allow-private"), "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "http://10.0.0.7/",
+            "--user",
+            "alice",
+            "--uri",
+            "x",
+            "--allow-private",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "https://h.example/",
+            "--user",
+            "nobody",
+            "--uri",
+            "x",
+        ],
+    );
+    assert!(!ok && err.contains("no user"), "{err}");
+    let (ok, out, _) = cli(dir.path(), &["webhook", "remove", id]);
+    assert!(ok && out.contains(id));
+    let (ok, _, err) = cli(dir.path(), &["webhook", "remove", id]);
+    assert!(!ok && err.contains("no webhook"), "{err}");
+}
