@@ -17,14 +17,13 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
+use self::handle::{Step, handle};
 use self::pacing::{Pacing, TokenBucket};
-use self::resume::Resume;
 use self::write::{Writing, write};
 use super::filter::FilterLimits;
 use super::hub::Hub;
 use super::index::SocketId;
 use super::outbox::Receiver;
-use super::protocol::{self, Incoming};
 use super::registry::Registry;
 
 /// Per-socket limits and timings (from [`crate::Config`]).
@@ -381,81 +380,7 @@ fn echo(raw: Bytes, text: bool) -> Message {
     }
 }
 
-/// What the loop does after a client message.
-enum Step {
-    Nothing,
-    Reply(String),
-    /// Replay what the client missed before anything else is written.
-    Resume(Resume),
-}
-
-/// Acts on one client message; returns what to do next, or why to close. `resume_tried` says
-/// whether the socket has had its transparent resume (at most one, when it first has both a
-/// filter and a client id; a filter with `since` counts as one).
-fn handle(sock: &Socket, raw: &[u8], resume_tried: &mut bool) -> Result<Step, Ending> {
-    let incoming = protocol::interpret(raw, sock.limits.filter);
-    let kind = incoming.kind();
-    let mut step = None;
-    let reply = match incoming {
-        Incoming::NotJson => {
-            metrics::counter!("scholia_ws_messages_in_total", "type" => kind).increment(1);
-            return Err(Ending::InvalidJson);
-        }
-        Incoming::Ignored => None,
-        Incoming::Ping { reply_to } => reply_to.map(|id| protocol::pong(&id)),
-        Incoming::Whoami { reply_to } => {
-            reply_to.map(|id| protocol::whoyouare(sock.userid.as_deref(), &id))
-        }
-        Incoming::ClientId(value) => {
-            let keyed = value
-                .as_ref()
-                .and_then(super::registry::cursor_key)
-                .is_some();
-            let filtered_from = sock.registry.set_client_id(sock.id, value);
-            if let Some(upto) = filtered_from.filter(|_| keyed && !*resume_tried) {
-                *resume_tried = true;
-                step = Some(Step::Resume(Resume::Remembered { upto }));
-            }
-            None
-        }
-        Incoming::Filter { keys, since } => {
-            let upto = sock.registry.set_filter(sock.id, keys);
-            if let Some(since) = since {
-                *resume_tried = true;
-                step = Some(Step::Resume(Resume::Asked { since, upto }));
-            } else if !*resume_tried && sock.registry.has_client_key(sock.id) {
-                *resume_tried = true;
-                step = Some(Step::Resume(Resume::Remembered { upto }));
-            }
-            None
-        }
-        Incoming::Error {
-            reply_to,
-            kind,
-            description,
-        } => {
-            tracing::debug!(socket = sock.id, kind, %description, "refused a client message");
-            reply_to.map(|id| protocol::error(kind, &description, &id))
-        }
-    };
-    // Counted once the message has taken effect, so a scrape that sees a filter counted knows
-    // it applies (the end-to-end test waits on this).
-    metrics::counter!("scholia_ws_messages_in_total", "type" => kind).increment(1);
-    if let Some(r) = &reply {
-        let kind = if r.starts_with(r#"{"type":"error""#) {
-            "error"
-        } else {
-            "reply"
-        };
-        metrics::counter!("scholia_ws_messages_out_total", "type" => kind).increment(1);
-    }
-    Ok(match (reply, step) {
-        (Some(r), _) => Step::Reply(r),
-        (None, Some(step)) => step,
-        (None, None) => Step::Nothing,
-    })
-}
-
+mod handle;
 mod pacing;
 mod resume;
 #[cfg(test)]

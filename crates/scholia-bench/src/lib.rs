@@ -30,6 +30,7 @@ pub mod proc;
 pub mod pusher;
 pub mod report;
 mod report_svg;
+pub mod resume;
 mod runner;
 pub mod s1s2;
 pub mod s7;
@@ -203,6 +204,14 @@ pub enum Scenario {
         /// so no socket is sent more than the server's 2 writes/s pacing).
         #[arg(long)]
         quick: bool,
+    },
+    /// Resume: one client replayed `changes` missed changes (a filter with `since`); time to
+    /// `resumed` and server CPU, over `rounds` fresh sockets on one seeded server.
+    Resume {
+        #[arg(long, default_value_t = 10_000)]
+        changes: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
     },
     /// The soak: half of S4's rate for an hour with churn and sockets that never read; RSS,
     /// descriptors and latency per window (use --runs 1).

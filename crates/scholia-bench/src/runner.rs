@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::driver::Placement;
-use super::{Scenario, calibrate, report, s7, scenarios, soak};
+use super::{Scenario, calibrate, report, resume, s7, scenarios, soak};
 
 pub(super) async fn scenario(
     name: &str,
@@ -63,6 +63,7 @@ pub(super) async fn scenario(
                 )
                 .await?
             }
+            "resume" => resume::resume(place, f("changes") as usize, f("rounds") as usize).await?,
             "s6" => {
                 let conns = f("conns") as usize;
                 let clean = scenarios::s6(place, conns, 0, f("rate"), f("secs")).await?;
@@ -141,6 +142,9 @@ pub(super) fn params_of(s: &Scenario) -> (&'static str, Value) {
             "s5",
             json!({"idle": idle, "concurrency": concurrency, "secs": secs}),
         ),
+        Scenario::Resume { changes, rounds } => {
+            ("resume", json!({"changes": changes, "rounds": rounds}))
+        }
         Scenario::S6 { conns, rate, secs } => {
             ("s6", json!({"conns": conns, "rate": rate, "secs": secs}))
         }
