@@ -309,7 +309,7 @@ pub async fn prefetch(hub: Hub, change: Change) -> Result<Prefetched, sqlx::Erro
         return Ok(Prefetched::Unwatched);
     }
     let deleting = change.action == ChangeAction::Delete;
-    let loaded = load_rest(&db, ann, keys, deleting).await?;
+    let loaded = load_rest(&db, &mut RelatedReads::new(&db), ann, keys, deleting).await?;
     Ok(Prefetched::Loaded(Box::new(loaded)))
 }
 
@@ -318,13 +318,18 @@ pub async fn keys_of(db: &Db, ann: &Annotation) -> Result<Vec<Key>, sqlx::Error>
     let uris = db
         .expand_uri(&ann.target_uri, &ann.target_uri_normalized)
         .await?;
-    Ok(event_keys(
+    Ok(keys_with(ann, &uris))
+}
+
+/// [`keys_of`], given the annotation's expanded document URIs.
+pub fn keys_with(ann: &Annotation, expanded_uris: &[String]) -> Vec<Key> {
+    event_keys(
         &ann.id,
         &ann.groupid,
         &ann.references,
-        &uris,
+        expanded_uris,
         ann.version,
-    ))
+    )
 }
 
 /// Everything but the author's NIPSA status (left false) that deciding and rendering an event
@@ -332,11 +337,11 @@ pub async fn keys_of(db: &Db, ann: &Annotation) -> Result<Vec<Key>, sqlx::Error>
 /// rendering needs (nothing for a delete, whose payload is the id).
 pub async fn load_rest(
     db: &Db,
+    reads: &mut RelatedReads<'_>,
     ann: Annotation,
     keys: Vec<Key>,
     deleting: bool,
 ) -> Result<Loaded, sqlx::Error> {
-    let mut reads = RelatedReads::new(db);
     let group = reads.group(&ann.groupid).await?;
     let flaggers: HashSet<i64> = if deleting {
         HashSet::new()

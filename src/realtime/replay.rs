@@ -18,12 +18,12 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::json;
 
 use super::audience::Audience;
-use super::fanout::{keys_of, load_rest, session_change};
+use super::fanout::{keys_with, load_rest, session_change};
 use super::hub::Hub;
 use super::index::SocketId;
 use super::registry::Viewer;
 use super::route::notification;
-use crate::render::Rendered;
+use crate::render::{Rendered, RelatedReads};
 use crate::render::session::session_model;
 use crate::store::{Change, ChangeAction};
 
@@ -74,6 +74,9 @@ pub struct Replay {
     session: Option<(ChangeAction, i64)>,
     /// Authors' NIPSA status, read once per replay.
     nipsa: HashMap<String, bool>,
+    /// Documents' expanded URIs by (target URI, normalised), read once per replay: a replay
+    /// is mostly one page's annotations.
+    uris: HashMap<(String, String), Vec<String>>,
     pub since: i64,
     /// The seq the replay covers up to (live delivery starts after it).
     pub upto: i64,
@@ -141,6 +144,7 @@ impl Replay {
             due: VecDeque::new(),
             session: None,
             nipsa: HashMap::new(),
+            uris: HashMap::new(),
             since,
             upto,
             recovered: true,
@@ -196,8 +200,11 @@ impl Replay {
         }
         let mut frames = Vec::new();
         let n = self.due.len().min(PAGE);
+        let db = self.hub.db().clone();
+        // Groups, authors and titles, read once per page.
+        let mut reads = RelatedReads::new(&db);
         for due in self.due.drain(..n).collect::<Vec<_>>() {
-            if let Some(frame) = self.render(&due).await? {
+            if let Some(frame) = self.render(&mut reads, &due).await? {
                 frames.push(frame);
             }
         }
@@ -205,12 +212,24 @@ impl Replay {
     }
 
     /// The frame `due` gives this socket now, if it may have one.
-    async fn render(&mut self, due: &Due) -> Result<Option<Utf8Bytes>, sqlx::Error> {
+    async fn render(
+        &mut self,
+        reads: &mut RelatedReads<'_>,
+        due: &Due,
+    ) -> Result<Option<Utf8Bytes>, sqlx::Error> {
         let db = self.hub.db().clone();
         let Some(ann) = db.annotation(&due.id).await? else {
             return Ok(None);
         };
-        let keys = keys_of(&db, &ann).await?;
+        let doc = (ann.target_uri.clone(), ann.target_uri_normalized.clone());
+        let uris = match self.uris.get(&doc) {
+            Some(u) => u,
+            None => {
+                let u = db.expand_uri(&doc.0, &doc.1).await?;
+                self.uris.entry(doc.clone()).or_insert(u)
+            }
+        };
+        let keys = keys_with(&ann, uris);
         // Event keys come sorted and de-duplicated.
         let wanted = self
             .viewer
@@ -226,7 +245,7 @@ impl Replay {
             // live after it).
             return Ok(None);
         }
-        let ev = load_rest(&db, ann, keys, deleting).await?;
+        let ev = load_rest(&db, reads, ann, keys, deleting).await?;
         let author_nipsa = match self.nipsa.get(&ev.ann.userid) {
             Some(&n) => n,
             None => {

@@ -260,15 +260,17 @@ where
                             reply: Some(Message::Text(reply.into())),
                         },
                         Ok(Step::Resume(how)) => {
-                            // Boxed: only a resuming socket needs the replay's state.
-                            let replay = Box::pin(resume::run(&mut ws, sock, how, pacing.release()));
+                            // Boxed, deadline and all: only a resuming socket needs the replay's
+                            // state, and an inline timer would enlarge every socket's task.
+                            let replay = Box::pin(tokio::time::timeout(
+                                limits.idle_timeout,
+                                resume::run(&mut ws, sock, how, pacing.release()),
+                            ));
                             let ended = tokio::select! {
                                 biased;
                                 _ = &mut shutdown => Err(Ending::Shutdown),
                                 _ = sock.outbox.slowed() => Err(Ending::Slow),
-                                r = tokio::time::timeout(limits.idle_timeout, replay) => {
-                                    r.unwrap_or(Err(Ending::Slow))
-                                }
+                                r = replay => r.unwrap_or(Err(Ending::Slow)),
                             };
                             match ended {
                                 Ok(()) => continue,
