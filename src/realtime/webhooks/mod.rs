@@ -165,6 +165,13 @@ impl Worker {
             if self.stop.is_cancelled() {
                 return Ok(Halt::Stopped);
             }
+            if hook.cursor < db.log_horizon().await? {
+                // Failing for longer than the log keeps changes: some are gone unsent.
+                let reason = "changes it had not delivered were pruned from the change log \
+                     (changelog_retention_secs is shorter than its failures lasted)";
+                db.disable_webhook(&hook.id, reason).await?;
+                return Ok(Halt::Disabled);
+            }
             let changes = db.changes_after(hook.cursor, BATCH).await?;
             let Some(last) = changes.last().map(|c| c.seq) else {
                 lag.set(0.0);
