@@ -44,36 +44,51 @@ pub async fn run(
     }
 }
 
+/// Cursors written by one pass at most: on a busy server every client's cursor moves every
+/// second, and the rest wait for the next pass (the oldest writes go first), which can only
+/// cost duplicates.
+const MAX_PER_PASS: usize = 5_000;
+
 /// One pass: writes the cursors that moved, or whose last write is a third of `ttl` old (so an
 /// idle client's cursor does not expire while it is connected).
 async fn flush(registry: &Registry, db: &Db, ttl: Duration, saved: &mut Saved) {
     let now = now_micros();
     let refresh_before = now - (ttl / 3).as_micros() as i64;
     let mut next = Saved::new();
-    let mut write = Vec::new();
+    // (when last written, key, seq) of each cursor to write.
+    let mut due = Vec::new();
     for c in registry.cursors() {
         let key = (c.client_id, c.userid);
-        let kept = saved
-            .get(&key)
-            .copied()
-            .filter(|&(seq, at)| seq == c.seq && at >= refresh_before);
-        match kept {
-            Some(prev) => {
-                next.insert(key, prev);
+        let prev = saved.get(&key).copied();
+        match prev.filter(|&(seq, at)| seq == c.seq && at >= refresh_before) {
+            Some(kept) => {
+                next.insert(key, kept);
             }
-            None => {
-                write.push((key.0.clone(), key.1.clone(), c.seq));
-                next.insert(key, (c.seq, now));
-            }
+            None => due.push((prev.map_or(0, |(_, at)| at), key, c.seq)),
         }
     }
-    if write.is_empty() {
+    due.sort_by_key(|d| d.0);
+    let later = due.split_off(due.len().min(MAX_PER_PASS));
+    for (_, key, _) in later {
+        // Not written this pass: kept as it was, so the next pass sees it again.
+        if let Some(prev) = saved.get(&key) {
+            next.insert(key, *prev);
+        }
+    }
+    if due.is_empty() {
         *saved = next;
         return;
     }
+    let write: Vec<(String, String, i64)> = due
+        .iter()
+        .map(|(_, (c, u), seq)| (c.clone(), u.clone(), *seq))
+        .collect();
     match db.save_ws_cursors(&write, now).await {
         Ok(()) => {
             metrics::counter!("scholia_ws_cursors_written_total").increment(write.len() as u64);
+            for (_, key, seq) in due {
+                next.insert(key, (seq, now));
+            }
             *saved = next;
         }
         // Kept as they were, so the next pass writes them again.

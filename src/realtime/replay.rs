@@ -23,8 +23,8 @@ use super::hub::Hub;
 use super::index::SocketId;
 use super::registry::Viewer;
 use super::route::notification;
-use crate::render::{Rendered, RelatedReads};
 use crate::render::session::session_model;
+use crate::render::{RelatedReads, Rendered};
 use crate::store::{Change, ChangeAction};
 
 /// How sockets resume (from `[ws]`).
