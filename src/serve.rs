@@ -83,6 +83,9 @@ impl Drop for Admitted {
     }
 }
 
+/// How long requests in progress may take to finish once the server stops.
+const GRACE: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown`, then stops accepting, lets requests in progress
 /// finish (idle connections close at once) and returns. Upgraded WebSockets are not waited
 /// for here: they belong to the hub's tasks.
@@ -152,7 +155,14 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Bounded: a response that never ends (a client that stopped reading a long download)
+    // must not keep the server from stopping.
+    if tokio::time::timeout(GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in progress after {GRACE:?}; stopping anyway");
+    }
     Ok(())
 }
 

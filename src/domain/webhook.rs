@@ -135,11 +135,27 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = a.segments();
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address: judge that.
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
             !(a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
                 || (s[0] == 0x2001 && s[1] == 0x0db8))
         }
     }
@@ -209,6 +225,9 @@ mod tests {
             "http://[::ffff:10.0.0.1]/",
             "http://localhost:8080/",
             "http://100.64.0.1/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:c0a8:1::1]/",
+            "http://[fec0::1]/",
         ] {
             let e = spec(bad, false).unwrap_err();
             assert!(e.contains("webhook-allow-private"), "{bad}: {e}");
@@ -216,6 +235,8 @@ mod tests {
         }
         assert!(spec("https://hooks.example.com/in", false).is_ok());
         assert!(spec("https://8.8.8.8/in", false).is_ok());
+        assert!(spec("https://[64:ff9b::808:808]/in", false).is_ok());
+        assert!(spec("https://[2606:4700::1111]/in", false).is_ok());
         assert!(spec("ftp://example.com/", true).is_err());
         assert!(spec("https://u:p@example.com/", true).is_err());
         assert!(WebhookSpec::new("https://example.com/", vec![], vec![], vec![], true).is_err());

@@ -49,7 +49,7 @@ impl Router {
     /// (after 50 ms, doubling to 2 s), never skipped: the socket protocol has no way to say
     /// "you missed one", and later changes wait their turn. A change the database refuses for
     /// any other reason is logged and skipped. Stops trying at `shutdown`.
-    pub async fn handle(&mut self, due: Sequenced, shutdown: &CancellationToken) {
+    pub async fn handle(&mut self, due: Sequenced, shutdown: &CancellationToken) -> Handled {
         self.handle_prefetched(due, None, shutdown).await
     }
 
@@ -60,7 +60,7 @@ impl Router {
         due: Sequenced,
         prefetched: Option<Result<Prefetched, sqlx::Error>>,
         shutdown: &CancellationToken,
-    ) {
+    ) -> Handled {
         let Sequenced { change, mut known } = due;
         let mut prefetched = prefetched.and_then(Result::ok);
         let mut pause = Duration::from_millis(50);
@@ -76,15 +76,17 @@ impl Router {
                 .handle_in(&change, &mut known, prefetched.take())
                 .instrument(span)
                 .await;
-            let Err(e) = result else { return };
+            let Err(e) = result else {
+                return Handled::Routed;
+            };
             if !store::is_connection_error(&e) {
                 tracing::warn!(seq = change.seq, action = %change.action, error = %e, "dropped a change that could not be routed");
-                return;
+                return Handled::Dropped;
             }
             metrics::counter!("scholia_route_retries_total").increment(1);
             tracing::warn!(seq = change.seq, error = %e, "the database is unreachable; routing this change again in {pause:?}");
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => return Handled::Stopped,
                 _ = tokio::time::sleep(pause) => {}
             }
             pause = (pause * 2).min(Duration::from_secs(2));
@@ -254,6 +256,17 @@ impl Router {
         self.nipsa.insert(userid.to_owned(), nipsa);
         Ok(nipsa)
     }
+}
+
+/// How routing one change ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Handed to every socket it was for.
+    Routed,
+    /// Refused by the database for good and skipped: sockets may have missed it.
+    Dropped,
+    /// The server stopped before it could be routed.
+    Stopped,
 }
 
 /// A `session-change` frame: the user's own session model, as it is now.

@@ -138,9 +138,18 @@ pub async fn run(hub: Hub, mut sequencer: Sequencer, shutdown: CancellationToken
                 false => None,
             };
             let seq = due.change.seq;
-            router.handle_prefetched(due, prefetched, &shutdown).await;
-            // Every socket this change was for has it queued: resume cursors may pass it.
-            hub.registry().mark_routed(seq);
+            match router.handle_prefetched(due, prefetched, &shutdown).await {
+                // Every socket this change was for has it queued: resume cursors may pass it.
+                fanout::Handled::Routed => hub.registry().mark_routed(seq),
+                // Whoever may have been owed it is never settled again, so a client that
+                // resumes by its cursor is replayed it.
+                fanout::Handled::Dropped => {
+                    hub.registry().mark_all_owed();
+                    hub.registry().mark_routed(seq);
+                }
+                // Not routed: the cursors stay before it.
+                fanout::Handled::Stopped => {}
+            }
         }
         if !more {
             return sequencer.last();

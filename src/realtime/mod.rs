@@ -242,7 +242,7 @@ async fn serve(
 }
 
 /// Reloads a just-registered socket's user (see [`registry::Registry::user_epoch`]).
-async fn refresh_after_race(hub: &Hub, userid: &str) {
+pub(crate) async fn refresh_after_race(hub: &Hub, userid: &str) {
     let db = hub.db();
     match db.user_by_userid(userid).await {
         Ok(Some(user)) if !user.deleted => match db.identity_of(user).await {

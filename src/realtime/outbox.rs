@@ -28,6 +28,11 @@ struct State {
     /// Frames were taken (or a replay began) and their write has not been confirmed yet
     /// ([`Receiver::settle`]): until then the socket may owe its client something.
     unsettled: bool,
+    /// A replay is due or being written ([`Receiver::begin_resume`]); only its end clears it.
+    resuming: bool,
+    /// Routing dropped a change this socket may have been owed: never settled again, so its
+    /// client's cursor stays before that change and its next resume replays it.
+    owed: bool,
 }
 
 struct Shared {
@@ -69,6 +74,8 @@ pub fn channel(cap: usize) -> (Sender, Receiver) {
             receiver_gone: false,
             slow: false,
             unsettled: false,
+            resuming: false,
+            owed: false,
         }),
         ready: Notify::new(),
     });
@@ -117,7 +124,12 @@ impl Sender {
     /// cursor advances only while this holds (`realtime::cursors`).
     pub fn is_settled(&self) -> bool {
         let st = self.shared.lock();
-        st.frames.is_empty() && !st.unsettled && !st.slow
+        st.frames.is_empty() && !st.unsettled && !st.slow && !st.resuming && !st.owed
+    }
+
+    /// Marks the socket as owing its client a change routing could not deliver (see `owed`).
+    pub fn mark_owed(&self) {
+        self.shared.lock().owed = true;
     }
 }
 
@@ -193,6 +205,17 @@ impl Receiver {
     /// Confirms that every frame taken so far has been written and flushed.
     pub fn settle(&self) {
         self.shared.lock().unsettled = false;
+    }
+
+    /// Marks a replay as due, before the message that asks for it takes effect, so that no
+    /// cursor is taken between the two.
+    pub fn begin_resume(&self) {
+        self.shared.lock().resuming = true;
+    }
+
+    /// The replay is written (or none was due).
+    pub fn end_resume(&self) {
+        self.shared.lock().resuming = false;
     }
 
     /// Returns once at least half the queue's capacity is taken (a socket holding its write
@@ -299,9 +322,15 @@ mod tests {
         assert!(!tx.is_settled(), "taken, not yet written");
         rx.settle();
         assert!(tx.is_settled());
-        rx.unsettle();
-        assert!(!tx.is_settled(), "a replay in progress");
+        rx.begin_resume();
         rx.settle();
+        assert!(!tx.is_settled(), "a replay due");
+        rx.end_resume();
+        assert!(tx.is_settled());
+        tx.mark_owed();
+        rx.settle();
+        assert!(!tx.is_settled(), "owed a dropped change, for good");
+        let (tx, rx) = channel(4);
         tx.try_send("b".into()).unwrap();
         tx.try_send("c".into()).unwrap();
         tx.try_send("d".into()).unwrap();

@@ -114,12 +114,14 @@ impl Replay {
             replay.recovered = since <= db.last_seq().await?;
             return Ok(replay);
         }
+        let max = hub.resume().replay_max;
+        let rows = db.changes_after(since, max as i64 + 1).await?;
+        // Read after the rows: the pruner raises the horizon before it deletes, so rows pruned
+        // before they were read show here.
         if since < db.log_horizon().await? {
             replay.recovered = false;
             return Ok(replay);
         }
-        let max = hub.resume().replay_max;
-        let rows = db.changes_after(since, max as i64 + 1).await?;
         if rows.len() > max && rows[max].seq <= upto {
             replay.recovered = false;
             return Ok(replay);
@@ -190,13 +192,7 @@ impl Replay {
     /// The next page of frames, in seq order; `None` once everything has been sent.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Utf8Bytes>>, sqlx::Error> {
         if self.due.is_empty() {
-            let Some((action, seq)) = self.session.take() else {
-                return Ok(None);
-            };
-            let hub = &self.hub;
-            let model =
-                session_model(hub.db(), hub.site(), self.viewer.identity.as_deref(), None).await?;
-            return Ok(Some(vec![session_change(action, seq, model)]));
+            return Ok(self.session_frame().await?.map(|f| vec![f]));
         }
         let mut frames = Vec::new();
         let n = self.due.len().min(PAGE);
@@ -204,11 +200,28 @@ impl Replay {
         // Groups, authors and titles, read once per page.
         let mut reads = RelatedReads::new(&db);
         for due in self.due.drain(..n).collect::<Vec<_>>() {
+            // The session change goes where its seq puts it.
+            if self.session.is_some_and(|(_, seq)| seq < due.seq)
+                && let Some(f) = self.session_frame().await?
+            {
+                frames.push(f);
+            }
             if let Some(frame) = self.render(&mut reads, &due).await? {
                 frames.push(frame);
             }
         }
         Ok(Some(frames))
+    }
+
+    /// The `session-change` for the viewer's own joins and leaves, once.
+    async fn session_frame(&mut self) -> Result<Option<Utf8Bytes>, sqlx::Error> {
+        let Some((action, seq)) = self.session.take() else {
+            return Ok(None);
+        };
+        let hub = &self.hub;
+        let model =
+            session_model(hub.db(), hub.site(), self.viewer.identity.as_deref(), None).await?;
+        Ok(Some(session_change(action, seq, model)))
     }
 
     /// The frame `due` gives this socket now, if it may have one.

@@ -310,8 +310,11 @@ where
                 Some(stopped_at_limits) => {
                     // Every write flushes, the Pongs tungstenite buffered included.
                     owed_pongs = 0;
-                    // What it took from the queue has gone out (resume cursors may pass it).
-                    sock.outbox.settle();
+                    // What it took from the queue has gone out (resume cursors may pass it),
+                    // unless pacing holds a frame back.
+                    if !pacing.holds() {
+                        sock.outbox.settle();
+                    }
                     pacing.wrote(stopped_at_limits)
                 }
                 None => break Ending::Gone,

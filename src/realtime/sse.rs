@@ -74,9 +74,11 @@ fn parse(query: Option<&str>, headers: &HeaderMap) -> Result<Asked, String> {
             "Give at least one of the query parameters uri, group, id or references".into(),
         );
     }
-    let header = headers
-        .get("last-event-id")
-        .map(|h| h.to_str().map(str::to_owned).unwrap_or_default());
+    let header = match headers.get("last-event-id").map(|h| h.to_str()) {
+        None => None,
+        Some(Ok(h)) => Some(h.to_owned()),
+        Some(Err(_)) => return Err("Last-Event-ID must be a non-negative integer (a seq)".into()),
+    };
     // The header wins: a browser's EventSource sends it on every reconnect, carrying the id of
     // the last event it received, which is newer than the URL's.
     let since = match header.or(since_query).filter(|s| !s.trim().is_empty()) {
@@ -124,6 +126,7 @@ pub async fn stream(State(hub): State<Hub>, req: Request) -> Response {
         Ok(k) => k,
         Err(e) => return failure(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    let epoch = hub.registry().user_epoch();
     // The same token rules as `/ws`: an unknown or expired token gives an anonymous stream.
     let identity = match super::ws_token(&parts) {
         Some(t) => match hub.identity_for_token(&t).await {
@@ -142,6 +145,11 @@ pub async fn stream(State(hub): State<Hub>, req: Request) -> Response {
     let registry = hub.registry().clone();
     let id = registry.register(identity, outbox_tx);
     let registered = Registered(registry.clone(), id);
+    let userid = registry.viewer_userid(id);
+    if let Some(userid) = userid.filter(|_| registry.user_epoch() != epoch) {
+        // A membership change was routed while the user was being loaded (as on `/ws`).
+        super::refresh_after_race(&hub, &userid).await;
+    }
     if let Some(c) = asked.client_id {
         registry.set_client_id(id, Some(Value::String(c)));
     }
@@ -211,7 +219,14 @@ async fn pump(
             }
             break;
         };
-        if tx.send(event(&frame)).await.is_err() {
+        // A client that stops reading must not hold its stream (and the server's shutdown)
+        // open: its queue fills and it is closed as slow, or the server stops.
+        let sent = tokio::select! {
+            _ = stopping.cancelled() => false,
+            _ = outbox.slowed() => false,
+            r = tx.send(event(&frame)) => r.is_ok(),
+        };
+        if !sent {
             break;
         }
     }

@@ -205,9 +205,30 @@ impl HookClaims {
         match r {
             Ok((held,)) => Ok(held),
             Err(e) => {
-                self.conn = None;
+                self.forget().await;
                 Err(e)
             }
+        }
+    }
+
+    /// Gives hook `id` back (its worker stopped), so any node may claim it again.
+    pub async fn release(&mut self, id: &str) {
+        use super::exec::Exec;
+        if let Some(conn) = self.conn.as_mut() {
+            let r: Result<(bool,), _> = conn
+                .fetch_one("SELECT pg_advisory_unlock($1)", &[lock_key(id).into()])
+                .await;
+            if r.is_err() {
+                self.forget().await;
+            }
+        }
+    }
+
+    /// Closes the claims' connection rather than handing it back to the pool, where it would
+    /// keep its locks and strand the hooks they hold.
+    async fn forget(&mut self) {
+        if let Some(super::HeldConnection::Postgres(c)) = self.conn.take() {
+            let _ = c.close().await;
         }
     }
 
@@ -218,9 +239,15 @@ impl HookClaims {
         match &mut self.conn {
             None => matches!(self.db, Db::Sqlite(_)),
             Some(conn) => {
-                let ok = conn.fetch_one::<(i32,)>("SELECT 1", &[]).await.is_ok();
+                // Bounded: a connection that hangs must not keep this node delivering hooks
+                // that another node may have taken over.
+                let probe = conn.fetch_one::<(i32,)>("SELECT 1", &[]);
+                let ok = matches!(
+                    tokio::time::timeout(std::time::Duration::from_secs(2), probe).await,
+                    Ok(Ok(_))
+                );
                 if !ok {
-                    self.conn = None;
+                    self.forget().await;
                 }
                 ok
             }

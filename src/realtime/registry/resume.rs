@@ -73,6 +73,23 @@ impl Registry {
         self.routed_wake.notified()
     }
 
+    /// Marks every socket with a client id as owed a change routing dropped (see
+    /// `outbox::State::owed`).
+    pub fn mark_all_owed(&self) {
+        let st = self.lock();
+        for id in &st.with_client {
+            if let Some(entry) = st.sockets.get(id) {
+                entry.outbox.mark_owed();
+            }
+        }
+    }
+
+    /// The user of socket `id`, if it has one.
+    pub fn viewer_userid(&self, id: SocketId) -> Option<String> {
+        let st = self.lock();
+        Some(st.sockets.get(&id)?.identity.as_ref()?.userid.clone())
+    }
+
     /// The seq of the last change routing has finished.
     pub fn routed_through(&self) -> i64 {
         self.routed.load(Ordering::Acquire)

@@ -35,22 +35,36 @@ pub(super) fn handle(sock: &Socket, raw: &[u8], resume_tried: &mut bool) -> Resu
                 .as_ref()
                 .and_then(crate::realtime::registry::cursor_key)
                 .is_some();
+            let may_resume = keyed && !*resume_tried;
+            if may_resume {
+                // Before the client id takes effect: a cursor taken in between would be
+                // routing's progress, not this client's.
+                sock.outbox.begin_resume();
+            }
             let filtered_from = sock.registry.set_client_id(sock.id, value);
-            if let Some(upto) = filtered_from.filter(|_| keyed && !*resume_tried) {
-                *resume_tried = true;
-                step = Some(Step::Resume(Resume::Remembered { upto }));
+            match filtered_from.filter(|_| may_resume) {
+                Some(upto) => {
+                    *resume_tried = true;
+                    step = Some(Step::Resume(Resume::Remembered { upto }));
+                }
+                None if may_resume => sock.outbox.end_resume(),
+                None => {}
             }
             None
         }
         Incoming::Filter { keys, since } => {
-            let upto = sock.registry.set_filter(sock.id, keys);
-            if let Some(since) = since {
+            let remembered =
+                since.is_none() && !*resume_tried && sock.registry.has_client_key(sock.id);
+            if since.is_some() || remembered {
+                sock.outbox.begin_resume();
                 *resume_tried = true;
-                step = Some(Step::Resume(Resume::Asked { since, upto }));
-            } else if !*resume_tried && sock.registry.has_client_key(sock.id) {
-                *resume_tried = true;
-                step = Some(Step::Resume(Resume::Remembered { upto }));
             }
+            let upto = sock.registry.set_filter(sock.id, keys);
+            step = match since {
+                Some(since) => Some(Step::Resume(Resume::Asked { since, upto })),
+                None if remembered => Some(Step::Resume(Resume::Remembered { upto })),
+                None => None,
+            };
             None
         }
         Incoming::Error {

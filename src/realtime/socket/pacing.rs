@@ -93,6 +93,11 @@ impl Pacing {
         p.held.take().map(|(_, first)| first)
     }
 
+    /// Whether a frame taken from the queue waits here, unwritten.
+    pub(super) fn holds(&self) -> bool {
+        self.0.as_ref().is_some_and(|p| p.held.is_some())
+    }
+
     /// The held frame, for a write that goes now (a reply takes the events queued before it).
     pub(super) fn release(&mut self) -> Option<Utf8Bytes> {
         let p = self.0.as_mut()?;

@@ -29,22 +29,33 @@ pub(super) async fn run<S>(
 where
     S: Sink<Message> + Unpin,
 {
-    if let Some(frame) = held {
-        ws.send(Message::Text(frame))
+    // What was queued before the filter took effect goes first (with the frame pacing held):
+    // after the replay it would put back older renderings than the replay's.
+    let mut earlier = 0;
+    for frame in held
+        .into_iter()
+        .chain(std::iter::from_fn(|| sock.outbox.try_recv()))
+    {
+        ws.feed(Message::Text(frame))
             .await
             .map_err(|_| Ending::Gone)?;
+        earlier += 1;
+    }
+    if earlier > 0 {
+        ws.flush().await.map_err(|_| Ending::Gone)?;
     }
     if sock.hub.is_none() {
+        sock.outbox.end_resume();
         return Ok(());
     }
-    // Until it is written, the client is owed the replay: its cursor must not pass it.
-    sock.outbox.unsettle();
     let outcome = match how {
         Resume::Asked { since, upto } => asked(ws, sock, since, upto).await,
         Resume::Remembered { upto } => remembered(ws, sock, upto).await,
     };
+    // On failure the socket closes still marked: its cursor stays where it was.
     if outcome.is_ok() {
         sock.outbox.settle();
+        sock.outbox.end_resume();
     }
     outcome.map(|replayed| metrics::counter!("scholia_ws_replayed_total").increment(replayed))
 }

@@ -70,13 +70,18 @@ pub async fn run(hub: Hub, settings: WebhookSettings, stop: CancellationToken) {
         }
         match hub.db().webhooks(None).await {
             Ok(hooks) => {
+                let mut ended = Vec::new();
                 running.retain(|id, task| {
                     let keep = !task.is_finished() && hooks.iter().any(|h| &h.id == id);
                     if !keep {
                         task.abort();
+                        ended.push(id.clone());
                     }
                     keep
                 });
+                for id in ended {
+                    claims.release(&id).await;
+                }
                 for hook in hooks {
                     if hook.disabled_reason.is_some() || running.contains_key(&hook.id) {
                         continue;
@@ -165,6 +170,8 @@ impl Worker {
             if self.stop.is_cancelled() {
                 return Ok(Halt::Stopped);
             }
+            let changes = db.changes_after(hook.cursor, BATCH).await?;
+            // Read after the rows (the pruner raises the horizon before it deletes).
             if hook.cursor < db.log_horizon().await? {
                 // Failing for longer than the log keeps changes: some are gone unsent.
                 let reason = "changes it had not delivered were pruned from the change log \
@@ -172,7 +179,6 @@ impl Worker {
                 db.disable_webhook(&hook.id, reason).await?;
                 return Ok(Halt::Disabled);
             }
-            let changes = db.changes_after(hook.cursor, BATCH).await?;
             let Some(last) = changes.last().map(|c| c.seq) else {
                 lag.set(0.0);
                 let routed = self.hub.registry().routed_notified();
