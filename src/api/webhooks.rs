@@ -14,6 +14,10 @@ use crate::domain::time::format_micros;
 use crate::domain::webhook::WebhookSpec;
 use crate::store::webhooks::Webhook;
 
+/// Webhooks one user may have through the API (an administrator's `scholia webhook add` is not
+/// capped): each is a delivery loop on the server.
+pub const MAX_PER_USER: usize = 20;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/webhooks", get(list).post(create))
@@ -93,6 +97,16 @@ async fn create(
         )
     })()
     .map_err(ApiError::BadRequest)?;
+    let existing = state
+        .db()
+        .webhooks(Some(&who.userid))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if existing.len() >= MAX_PER_USER {
+        return Err(ApiError::BadRequest(format!(
+            "a user may have at most {MAX_PER_USER} webhooks; delete one first"
+        )));
+    }
     let hook = state
         .db()
         .add_webhook(&who.userid, &spec)
