@@ -12,12 +12,14 @@ fuzz_target!(|data: &[u8]| {
     let limits = FilterLimits::default();
     let reply_to = Value::from(1);
     match protocol::interpret(data, limits) {
-        Incoming::Filter(keys) => {
+        Incoming::Filter { keys, since } => {
             // The index relies on a sorted, de-duplicated key list.
             assert!(
                 keys.windows(2).all(|w| w[0] < w[1]),
                 "keys not sorted and unique"
             );
+            // A resume point is a seq: never negative.
+            assert!(since.is_none_or(|s| s >= 0), "negative since accepted");
         }
         Incoming::Error {
             kind, description, ..

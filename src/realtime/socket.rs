@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::handle::{Step, handle};
 use self::pacing::{Pacing, TokenBucket};
+use self::resume::Resume;
 use self::write::{Writing, write};
 use super::filter::FilterLimits;
 use super::hub::Hub;
@@ -201,6 +202,9 @@ where
     let mut owed_pongs = 0usize;
     // Whether this socket has had its one chance at a transparent resume (or resumed itself).
     let mut resume_tried = false;
+    // A replay asked for by the last message, run once that turn's write is done (boxed: a
+    // pointer in every socket's task).
+    let mut pending: Option<Box<Resume>> = None;
 
     let ending = loop {
         let writing = tokio::select! {
@@ -259,23 +263,11 @@ where
                             held: pacing.release(),
                             reply: Some(Message::Text(reply.into())),
                         },
+                        // Run after this turn's write (a flush of nothing), where no message
+                        // state is alive beside the replay's.
                         Ok(Step::Resume(how)) => {
-                            // Boxed, deadline and all: only a resuming socket needs the replay's
-                            // state, and an inline timer would enlarge every socket's task.
-                            let replay = Box::pin(tokio::time::timeout(
-                                limits.idle_timeout,
-                                resume::run(&mut ws, sock, how, pacing.release()),
-                            ));
-                            let ended = tokio::select! {
-                                biased;
-                                _ = &mut shutdown => Err(Ending::Shutdown),
-                                _ = sock.outbox.slowed() => Err(Ending::Slow),
-                                r = replay => r.unwrap_or(Err(Ending::Slow)),
-                            };
-                            match ended {
-                                Ok(()) => continue,
-                                Err(ending) => break ending,
-                            }
+                            pending = Some(Box::new(how));
+                            Writing::Control(vec![])
                         }
                         Ok(Step::Nothing) => continue,
                         Err(ending) => break ending,
@@ -321,6 +313,29 @@ where
             },
             _ = async { if let Some(d) = deadline.as_mut() { d.as_mut().await } }, if deadline.is_some() => {
                 break Ending::Slow
+            }
+        }
+        if let Some(how) = pending.take() {
+            // Boxed, deadline and slowness watch and all: only a resuming socket needs their
+            // state, and inline they would enlarge every socket's task.
+            let held = pacing.release();
+            let replay = Box::pin(async {
+                tokio::select! {
+                    biased;
+                    _ = sock.outbox.slowed() => Err(Ending::Slow),
+                    r = tokio::time::timeout(
+                        limits.idle_timeout,
+                        resume::run(&mut ws, sock, *how, held),
+                    ) => r.unwrap_or(Err(Ending::Slow)),
+                }
+            });
+            let ended = tokio::select! {
+                biased;
+                _ = &mut shutdown => Err(Ending::Shutdown),
+                r = replay => r,
+            };
+            if let Err(ending) = ended {
+                break ending;
             }
         }
     };
