@@ -11,10 +11,13 @@ use scholia::store::Db;
 use crate::cluster::logged_creates;
 use crate::cluster_faults::{Node, received, token};
 use crate::helpers::{Backend, fresh_database};
+use crate::realtime::resume::wait_for_cursor;
 use crate::realtime::sse::SseClient;
 use crate::realtime::{Ws, filter, ws_at};
 
 const URI: &str = "https://faults.example/page";
+/// The official-style client's id (32 hex digits, as the sidebar makes them).
+const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
 /// Cursors written every 20 ms, so the test need not wait long for one.
 const ENV: [(&str, &str); 1] = [("SCHOLIA_WS_CURSOR_FLUSH_MS", "20")];
 
@@ -28,7 +31,7 @@ fn page_filter(since: Option<i64>) -> Value {
 
 async fn official_client(node: &Node, token: &str) -> Ws {
     let mut ws = ws_at(&format!("{}?access_token={token}", node.ws_url())).await;
-    ws.apply(&json!({"messageType": "client_id", "value": "0123456789abcdef0123456789abcdef"}))
+    ws.apply(&json!({"messageType": "client_id", "value": CLIENT_ID}))
         .await;
     ws
 }
@@ -58,20 +61,7 @@ async fn clients_resume_what_they_missed_across_a_kill_9(backend: Backend) {
     // client has read only four when the server dies.
     let plain_seen = received(&mut plain, 10).await;
     let last = plain_seen[9].0;
-    for _ in 0..500 {
-        let cursor = db
-            .ws_cursor(
-                "0123456789abcdef0123456789abcdef",
-                "acct:alice@example.com",
-                0,
-            )
-            .await
-            .unwrap();
-        if cursor.is_some_and(|c| c >= last) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_cursor(&db, CLIENT_ID, "acct:alice@example.com", last).await;
     let seqful_seen = received(&mut seqful, 4).await;
     let mut events_seen = Vec::new();
     for _ in 0..6 {
@@ -149,20 +139,7 @@ async fn clients_resume_on_another_node_after_theirs_was_killed() {
     }
     let plain_seen = received(&mut plain, 6).await;
     let seqful_seen = received(&mut seqful, 2).await;
-    for _ in 0..500 {
-        let c = db
-            .ws_cursor(
-                "0123456789abcdef0123456789abcdef",
-                "acct:alice@example.com",
-                0,
-            )
-            .await
-            .unwrap();
-        if c.is_some_and(|c| c >= plain_seen[5].0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_cursor(&db, CLIENT_ID, "acct:alice@example.com", plain_seen[5].0).await;
     doomed.kill().await;
     for k in 0..3 {
         assert!(survivor.post(&http, &alice, &format!("after {k}")).await);

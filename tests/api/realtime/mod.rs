@@ -17,7 +17,7 @@ mod inject;
 mod messages;
 mod moderation;
 mod operations;
-mod resume;
+pub mod resume;
 pub mod sse;
 
 use std::time::Duration;

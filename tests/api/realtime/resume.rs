@@ -231,7 +231,7 @@ async fn a_remembered_client_id_is_replayed_what_it_missed_in_either_order(backe
     ws.apply(&filter_since(None)).await;
     post(&app, &bob, "seen", world, None).await;
     let seen = ws.event().await["seq"].as_i64().unwrap();
-    wait_for_cursor(&app, "page-7", "acct:alice@example.com", seen).await;
+    wait_for_cursor(&app.db, "page-7", "acct:alice@example.com", seen).await;
     drop(ws);
 
     for (round, filter_first) in [(1, true), (2, false)] {
@@ -265,16 +265,15 @@ async fn a_remembered_client_id_is_replayed_what_it_missed_in_either_order(backe
         ws.assert_quiet().await;
         stranger.assert_quiet().await;
         let seq = ev["seq"].as_i64().unwrap();
-        wait_for_cursor(&app, "page-7", "acct:alice@example.com", seq).await;
+        wait_for_cursor(&app.db, "page-7", "acct:alice@example.com", seq).await;
         drop(ws);
     }
 }
 
 /// Waits (10 s at most) until the cursor of `client`/`userid` has reached `seq`.
-pub async fn wait_for_cursor(app: &TestApp, client: &str, userid: &str, seq: i64) {
+pub async fn wait_for_cursor(db: &scholia::store::Db, client: &str, userid: &str, seq: i64) {
     for _ in 0..500 {
-        if app
-            .db
+        if db
             .ws_cursor(client, userid, 0)
             .await
             .unwrap()
