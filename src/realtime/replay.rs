@@ -301,23 +301,16 @@ impl Replay {
 
     /// `{"type":"resumed","since":N,"seq":S,"recovered":bool}`: the end of an asked-for replay.
     pub fn resumed(&self) -> Utf8Bytes {
-        let frame = json!({
-            "type": "resumed",
-            "since": self.since,
-            "seq": self.upto,
-            "recovered": self.recovered,
-        });
-        Utf8Bytes::from(frame.to_string())
+        resumed_frame(self.since, self.upto, self.recovered)
     }
 
     /// An answer for a replay that could not be read (the database failed): nothing recovered.
     pub fn failed(since: i64, upto: i64) -> Utf8Bytes {
-        let frame = json!({
-            "type": "resumed",
-            "since": since,
-            "seq": upto,
-            "recovered": false,
-        });
-        Utf8Bytes::from(frame.to_string())
+        resumed_frame(since, upto, false)
     }
+}
+
+fn resumed_frame(since: i64, upto: i64, recovered: bool) -> Utf8Bytes {
+    let frame = json!({"type": "resumed", "since": since, "seq": upto, "recovered": recovered});
+    Utf8Bytes::from(frame.to_string())
 }
