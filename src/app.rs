@@ -45,6 +45,10 @@ struct Inner {
     first_party_client_id: String,
     /// Cancelled when the server begins to stop (health then answers 503).
     shutdown: CancellationToken,
+    /// Sites whose pages load the client (where `/a/<id>` may send a reader).
+    embedders: crate::site::Embedders,
+    /// Password guesses and registrations per address.
+    attempts: crate::site::limiter::AttemptLimiter,
 }
 
 /// What [`AppState::new`] is built from besides the configuration.
@@ -86,6 +90,8 @@ impl AppState {
             demo,
             first_party_client_id,
             shutdown,
+            embedders: Default::default(),
+            attempts: Default::default(),
         }))
     }
 
@@ -130,6 +136,12 @@ impl AppState {
     pub fn demo(&self) -> Option<&DemoClient> {
         self.0.demo.as_ref()
     }
+    pub fn embedders(&self) -> &crate::site::Embedders {
+        &self.0.embedders
+    }
+    pub fn attempts(&self) -> &crate::site::limiter::AttemptLimiter {
+        &self.0.attempts
+    }
     pub fn first_party_client_id(&self) -> &str {
         &self.0.first_party_client_id
     }
@@ -172,6 +184,7 @@ pub fn router(state: AppState, hub: Hub) -> Router {
     let echo = state.config().echo_endpoint;
     let mut routes = realtime::router(hub, echo)
         .merge(client::router())
+        .merge(crate::site::router())
         .merge(api::router());
     if state.inject().is_some() {
         routes = routes.merge(api::bench::router());
@@ -185,6 +198,7 @@ pub fn router(state: AppState, hub: Hub) -> Router {
         guard,
         crate::serve::guard::check,
     ));
+    let routes = routes.layer(axum::middleware::from_fn(crate::site::errors::html_errors));
     let routes = crate::http_log::wrap(routes);
     routes.layer(DefaultBodyLimit::max(limit)).with_state(state)
 }

@@ -13,7 +13,7 @@ pub use self::ws::WsConfig;
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 19] = [
+const FLAT_ENV: [&str; 20] = [
     "listen",
     "data_dir",
     "database_url",
@@ -33,6 +33,7 @@ const FLAT_ENV: [&str; 19] = [
     "webhook_allow_private",
     "webhook_retry_base_ms",
     "webhook_disable_after_secs",
+    "open_signup",
 ];
 
 /// Everything the server and the admin commands need to know. Every field has a default, so
@@ -100,6 +101,8 @@ pub struct Config {
     pub webhook_retry_base_ms: u64,
     /// A webhook failing for this many seconds is disabled (default 3 days).
     pub webhook_disable_after_secs: u64,
+    /// Let anyone register at `/signup` (off: accounts are made with `scholia user add`).
+    pub open_signup: bool,
 }
 
 impl Default for Config {
@@ -127,6 +130,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_retry_base_ms: 1000,
             webhook_disable_after_secs: 3 * 24 * 3600,
+            open_signup: false,
         }
     }
 }
@@ -156,6 +160,8 @@ pub struct Overrides {
     pub echo_endpoint: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_allow_private: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_signup: Option<bool>,
 }
 
 impl Config {

@@ -69,6 +69,7 @@ pub mod own_thread;
 pub mod realtime;
 pub mod render;
 pub mod serve;
+pub mod site;
 pub mod store;
 pub mod uri;
 

@@ -109,6 +109,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.echo_endpoint = args.echo_endpoint.then_some(true);
         overrides.bus = args.bus.clone();
         overrides.webhook_allow_private = args.webhook_allow_private.then_some(true);
+        overrides.open_signup = args.open_signup.then_some(true);
     }
     if let Command::Webhook(webhook::WebhookCommand::Add(a)) = &cli.command {
         overrides.webhook_allow_private = a.allow_private.then_some(true);

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// ones: a hook must not be a way into this server's own network).
     #[arg(long)]
     pub webhook_allow_private: bool,
+    /// Let anyone register an account at `/signup` (by default an administrator makes accounts
+    /// with `scholia user add`).
+    #[arg(long)]
+    pub open_signup: bool,
 }
 
 fn init_tracing(format: &str) {

@@ -23,9 +23,7 @@ use super::{html_escape, script_json};
 use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::UserId;
-use crate::store::logins::SESSION_TTL_SECS;
-
-const COOKIE: &str = "scholia_session";
+use crate::site::visitor::{SESSION_COOKIE, Visitor, cookie, session_cookie};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -58,32 +56,52 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn form_page(next: &str, error: Option<&str>) -> Response {
+fn form_page(visitor: &Visitor, next: &str, error: Option<&str>) -> Response {
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", html_escape(e)))
         .unwrap_or_default();
-    html(
+    let page = html(
         StatusCode::OK,
         "Log in",
         &format!(
             "<h1>Log in</h1>{error}<form method=\"post\" action=\"/login\">\
              <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <label>Username <input name=\"username\" autocomplete=\"username\" required autofocus></label>\
              <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
              <button type=\"submit\">Log in</button></form>",
-            next = html_escape(next)
+            next = html_escape(next),
+            csrf = html_escape(&visitor.csrf_token()),
         ),
+    );
+    visitor.finish(page)
+}
+
+async fn login_form(visitor: Visitor, Query(q): Query<HashMap<String, String>>) -> Response {
+    form_page(
+        &visitor,
+        &safe_next(q.get("next").map(String::as_str)),
+        None,
     )
 }
 
-async fn login_form(Query(q): Query<HashMap<String, String>>) -> Response {
-    form_page(&safe_next(q.get("next").map(String::as_str)), None)
-}
-
-async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     let next = safe_next(f.get("next").map(String::as_str));
+    if let Err(e) = visitor.check_csrf(f.get("csrf").map(String::as_str)) {
+        return e.into_response();
+    }
+    // Password guesses are limited per address.
+    if let Some(addr) = visitor.addr()
+        && !state.attempts().allow(addr)
+    {
+        return crate::site::errors::PageError::TooMany.into_response();
+    }
     let (Some(username), Some(pass)) = (f.get("username"), f.get("password")) else {
-        return form_page(&next, Some("Enter your username and password."));
+        return form_page(&visitor, &next, Some("Enter your username and password."));
     };
     let userid = if username.starts_with("acct:") {
         username.clone()
@@ -102,7 +120,7 @@ async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, Stri
         }
     };
     // Same answer for an unknown user, a user without a password and a wrong password.
-    let wrong = || form_page(&next, Some("Wrong username or password."));
+    let wrong = || form_page(&visitor, &next, Some("Wrong username or password."));
     let user = match candidate {
         Some((user, Some(hash))) => {
             if !password::verify(pass.clone(), hash).await {
@@ -114,19 +132,11 @@ async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, Stri
     };
     match state.db().create_session(user.id).await {
         Ok(token) => {
-            // Secure whenever the server is reached over HTTPS.
-            let secure = if state.site().public_url.starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL_SECS}{secure}"
-            );
             let mut r = Redirect::to(&next).into_response();
-            if let Ok(v) = cookie.parse() {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            r.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(Some(&token), visitor.secure()),
+            );
             r
         }
         Err(e) => {
@@ -138,19 +148,6 @@ async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, Stri
             )
         }
     }
-}
-
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_owned)
-        })
 }
 
 fn refuse(reason: &str) -> Response {
@@ -179,7 +176,7 @@ async fn authorize(
     if ours.as_deref() != Ok(origin) {
         return refuse("The origin is not this server's.");
     }
-    let user = match session_cookie(&headers) {
+    let user = match cookie(&headers, SESSION_COOKIE) {
         Some(token) => state.db().session_user(&token).await.ok().flatten(),
         None => None,
     };

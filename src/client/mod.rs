@@ -97,7 +97,11 @@ fn missing(reason: &str) -> Response {
 
 /// `/embed.js`: the boot script with `__ASSET_ROOT__` and the three app URLs set to this server
 /// (as the client's `scripts/render-boot-template.js` does for its CDN).
-async fn embed_js(State(state): State<AppState>) -> Response {
+async fn embed_js(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    // The page loading the client: `/a/<id>` sends readers of its site's annotations there.
+    if let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) {
+        state.embedders().record(referer);
+    }
     let boot_template = match state.client().as_ref() {
         ClientAssets::Ready { boot_template, .. } => boot_template,
         ClientAssets::Missing(reason) => {

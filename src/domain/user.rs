@@ -49,3 +49,19 @@ impl Identity {
         self.roles.get(pubid).copied()
     }
 }
+
+/// h's username rule (`h/models/user.py`, `h/schemas/forms/accounts`): 3 to 30 characters of
+/// ASCII letters, digits, `.` and `_`. `Err` says what is wrong, for a form or a command.
+pub fn check_username(name: &str) -> Result<(), String> {
+    let len = name.chars().count();
+    if !(3..=30).contains(&len) {
+        return Err("Usernames are 3 to 30 characters long.".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+    {
+        return Err("Usernames hold only letters, digits, '.' and '_'.".into());
+    }
+    Ok(())
+}

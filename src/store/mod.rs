@@ -11,6 +11,7 @@
 //! `pg_tx::inline` writes each value as an escaped, typed literal (one round trip for the run).
 //! That is the audit behind each `AssertSqlSafe`.
 
+mod accounts;
 mod annotation_write;
 mod annotations;
 pub mod changelog;
