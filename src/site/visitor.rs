@@ -33,6 +33,9 @@ pub struct Visitor {
     session: Option<String>,
     /// What the CSRF token is derived from.
     basis: String,
+    /// The pre-session cookie of a visitor who has since logged in: a form shown before the
+    /// login (in another tab, say) still proves it came from this browser.
+    earlier_basis: Option<String>,
     /// A new pre-session cookie to set with this response.
     new_basis: bool,
     /// Whether cookies get `Secure` (the server is reached over HTTPS).
@@ -96,15 +99,17 @@ impl Visitor {
             Some(user) => (Some(state.db().identity_of(user).await?), session),
             None => (None, None),
         };
-        let (basis, new_basis) = match (&session, cookie(headers, CSRF_COOKIE)) {
-            (Some(s), _) => (s.clone(), false),
-            (None, Some(c)) => (c, false),
-            (None, None) => (random_token(32), true),
+        let pre_session = cookie(headers, CSRF_COOKIE);
+        let (basis, new_basis, earlier_basis) = match (&session, pre_session) {
+            (Some(s), earlier) => (s.clone(), false, earlier),
+            (None, Some(c)) => (c, false, None),
+            (None, None) => (random_token(32), true, None),
         };
         Ok(Visitor {
             identity,
             session,
             basis,
+            earlier_basis,
             new_basis,
             secure,
             addr: None,
@@ -131,8 +136,10 @@ impl Visitor {
 
     /// Refuses a form whose token is missing or not this visitor's.
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), PageError> {
+        let earlier = self.earlier_basis.as_deref().map(token_of);
         match sent {
             Some(t) if !self.new_basis && same(t, &self.csrf_token()) => Ok(()),
+            Some(t) if earlier.as_deref().is_some_and(|e| same(t, e)) => Ok(()),
             _ => Err(PageError::Forbidden(
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
                     .into(),

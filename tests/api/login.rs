@@ -18,7 +18,9 @@ async fn password_login_and_authorization_code_grant(backend: Backend) {
         .unwrap();
     app.db.set_password_hash(alice.id, &hash).await.unwrap();
     let client_id = app.db.first_party_client(AUTHORITY).await.unwrap().id;
+    // A browser's cookie jar: the login form's CSRF token is tied to a cookie.
     let http = reqwest::Client::builder()
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -49,8 +51,7 @@ async fn password_login_and_authorization_code_grant(backend: Backend) {
         .unwrap()
         .1
         .into_owned();
-    let form = app
-        .client
+    let form = http
         .get(format!("{}{login}", app.base))
         .send()
         .await
@@ -59,10 +60,16 @@ async fn password_login_and_authorization_code_grant(backend: Backend) {
         .await
         .unwrap();
     assert!(form.contains("name=\"password\""));
+    let csrf = crate::site::csrf_of(&form);
 
     let post = |user: &str, pass: &str, next: &str| {
         http.post(app.url("/login"))
-            .form(&[("username", user), ("password", pass), ("next", next)])
+            .form(&[
+                ("username", user),
+                ("password", pass),
+                ("next", next),
+                ("csrf", csrf.as_str()),
+            ])
             .send()
     };
     for (user, pass) in [("alice", "wrong horse"), ("nobody", "correct horse")] {

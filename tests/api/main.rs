@@ -27,6 +27,7 @@ mod realtime;
 mod resume_faults;
 mod search;
 mod sequencer;
+mod site;
 mod store;
 mod webhooks;
 mod writer;
