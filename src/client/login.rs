@@ -23,7 +23,7 @@ use super::{html_escape, script_json};
 use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::UserId;
-use crate::site::visitor::{SESSION_COOKIE, Visitor, cookie, session_cookie};
+use crate::site::visitor::{SESSION_COOKIE, Visitor, cookie, safe_next, session_cookie};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,14 +46,6 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
         page,
     )
         .into_response()
-}
-
-/// Only a path on this server may follow a login (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
-    }
 }
 
 fn form_page(visitor: &Visitor, next: &str, error: Option<&str>) -> Response {
@@ -187,8 +179,15 @@ async fn authorize(
                 .extend_pairs(q.iter())
                 .finish()
         );
+        // The sidebar's "Sign up" opens this popup with `action=signup` (h's oauth.py sends it to
+        // the signup form); either form comes back here when done.
+        let form = if get("action") == Some("signup") {
+            "/signup"
+        } else {
+            "/login"
+        };
         let login = format!(
-            "/login?{}",
+            "{form}?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("next", &here)
                 .finish()

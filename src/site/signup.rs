@@ -3,7 +3,7 @@
 //! account is active at once and a forgotten password is reset by the administrator.
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::account::PASSWORD_MIN;
 use super::errors::PageError;
 use super::layout::{csrf_field, page, page_with};
-use super::visitor::{Visitor, session_cookie};
+use super::visitor::{Visitor, safe_next, session_cookie};
 use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::user::check_username;
@@ -27,6 +27,13 @@ pub struct SignupForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// Where to go once registered (the sidebar's login popup comes back to its authorize URL).
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Next {
+    next: Option<String>,
 }
 
 fn form(visitor: &Visitor, f: &SignupForm, errors: &[String]) -> Markup {
@@ -35,6 +42,7 @@ fn form(visitor: &Visitor, f: &SignupForm, errors: &[String]) -> Markup {
         @for e in errors { p.error { (e) } }
         form method="post" action="/signup" {
             (csrf_field(visitor))
+            input type="hidden" name="next" value=(safe_next(f.next.as_deref()));
             label for="username" { "Username (3 to 30 letters, digits, '.' or '_')" }
             input id="username" name="username" value=(f.username) autocomplete="username" required;
             label for="email" { "Email" }
@@ -43,28 +51,41 @@ fn form(visitor: &Visitor, f: &SignupForm, errors: &[String]) -> Markup {
             input id="password" name="password" type="password" autocomplete="new-password" required;
             button type="submit" { "Sign up" }
         }
-        p.muted { "Have an account? " a href="/login" { "Log in" } }
+        p.muted { "Have an account? " a href={ "/login?next=" (encode(&safe_next(f.next.as_deref()))) } { "Log in" } }
     }
 }
 
-fn closed(visitor: &Visitor) -> Response {
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn closed(visitor: &Visitor, next: Option<&str>) -> Response {
     let body = html! {
         h1 { "Sign up" }
         p { "This server does not take registrations. Ask its administrator for an account; they can make one with "
             code { "scholia user add <name>" } " and " code { "scholia user passwd <name>" } "." }
+        p { "Have an account? " a href={ "/login?next=" (encode(&safe_next(next))) } { "Log in" } }
     };
     page(visitor, "Sign up", body)
 }
 
 /// `GET /signup`.
-pub async fn signup_form(State(state): State<AppState>, visitor: Visitor) -> Response {
+pub async fn signup_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(q): Query<Next>,
+) -> Response {
     if !state.config().open_signup {
-        return closed(&visitor);
+        return closed(&visitor, q.next.as_deref());
     }
     if visitor.identity.is_some() {
-        return Redirect::to("/").into_response();
+        return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
-    let body = form(&visitor, &SignupForm::default(), &[]);
+    let f = SignupForm {
+        next: q.next,
+        ..SignupForm::default()
+    };
+    let body = form(&visitor, &f, &[]);
     page(&visitor, "Sign up", body)
 }
 
@@ -75,7 +96,7 @@ pub async fn signup(
     Form(f): Form<SignupForm>,
 ) -> Result<Response, PageError> {
     if !state.config().open_signup {
-        return Ok(closed(&visitor));
+        return Ok(closed(&visitor, f.next.as_deref()));
     }
     visitor.check_csrf(f.csrf.as_deref())?;
     if let Some(addr) = visitor.addr()

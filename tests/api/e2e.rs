@@ -44,5 +44,5 @@ fn the_unmodified_hypothesis_client_works_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "browser test failed:\n{report}");
-    assert!(report.contains("# pass 8"), "unexpected report:\n{report}");
+    assert!(report.contains("# pass 12"), "unexpected report:\n{report}");
 }
