@@ -30,7 +30,7 @@ export async function waitFor(what, check, ms = 10000) {
   }
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.listen(0, "127.0.0.1", () => {
@@ -43,19 +43,22 @@ async function freePort() {
 
 /** A scholia server process; `restart()` stops it with SIGTERM and starts it again. */
 export class Server {
-  static async start() {
+  /** `publicUrl`: where browsers reach it (a proxy in front); `base` stays the direct address. */
+  static async start({ publicUrl } = {}) {
     const s = new Server();
     s.dataDir = mkdtempSync(join(tmpdir(), "scholia-e2e-"));
     s.port = await freePort();
     s.base = `http://127.0.0.1:${s.port}`;
+    s.publicUrl = publicUrl;
     await s.launch();
     return s;
   }
 
   async launch() {
+    const extra = this.publicUrl ? ["--public-url", this.publicUrl] : [];
     this.proc = spawn(
       BIN,
-      ["--data-dir", this.dataDir, "serve", "--listen", `127.0.0.1:${this.port}`, "--client-assets", ASSETS, "--demo"],
+      ["--data-dir", this.dataDir, "serve", "--listen", `127.0.0.1:${this.port}`, "--client-assets", ASSETS, "--demo", ...extra],
       { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, RUST_LOG: "warn" } },
     );
     this.exited = new Promise((ok) => this.proc.on("exit", (code) => ok(code)));

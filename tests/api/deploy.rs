@@ -56,7 +56,20 @@ async fn start_nginx(bin: &'static str, nodes: &[TestApp]) -> Nginx {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut conf = shipped.replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+    // TLS is the browser test's part (e2e/tests/tls.test.js, with a certificate); here the
+    // HTTPS server block listens in plain HTTP so the test's clients need no TLS.
+    let free = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    assert!(shipped.contains("listen 443 ssl;") && shipped.contains("listen 80;"));
+    let mut conf: String = shipped
+        .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port};"))
+        .replace("listen 80;", &format!("listen 127.0.0.1:{};", free()))
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("ssl_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     for (i, node) in nodes.iter().enumerate() {
         let shipped_addr = format!("127.0.0.1:500{}", i + 1);
         assert!(
