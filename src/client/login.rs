@@ -24,6 +24,7 @@ use crate::app::AppState;
 use crate::auth::password;
 use crate::domain::UserId;
 use crate::site::visitor::{SESSION_COOKIE, Visitor, cookie, safe_next, session_cookie};
+use crate::site::{csrf_field, page_with};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,25 +49,28 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
         .into_response()
 }
 
+/// The login form, in the site's frame (`page_with` adds the CSRF cookie when it is new).
 fn form_page(visitor: &Visitor, next: &str, error: Option<&str>) -> Response {
-    let error = error
-        .map(|e| format!("<p class=\"error\">{}</p>", html_escape(e)))
-        .unwrap_or_default();
-    let page = html(
-        StatusCode::OK,
-        "Log in",
-        &format!(
-            "<h1>Log in</h1>{error}<form method=\"post\" action=\"/login\">\
-             <input type=\"hidden\" name=\"next\" value=\"{next}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>Username <input name=\"username\" autocomplete=\"username\" required autofocus></label>\
-             <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-             <button type=\"submit\">Log in</button></form>",
-            next = html_escape(next),
-            csrf = html_escape(&visitor.csrf_token()),
-        ),
-    );
-    visitor.finish(page)
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next)
+        .finish();
+    let body = maud::html! {
+        h1 { "Log in" }
+        @if let Some(e) = error { p.error { (e) } }
+        form method="post" action="/login" {
+            input type="hidden" name="next" value=(next);
+            (csrf_field(visitor))
+            label for="username" { "Username" }
+            input id="username" name="username" autocomplete="username" required autofocus;
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" { "Log in" }
+        }
+        p.muted {
+            a href={ "/signup?" (encoded) } { "Sign up" } " · " a href="/forgot-password" { "Forgot your password?" }
+        }
+    };
+    page_with(visitor, StatusCode::OK, "Log in", body)
 }
 
 async fn login_form(visitor: Visitor, Query(q): Query<HashMap<String, String>>) -> Response {

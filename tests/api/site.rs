@@ -15,6 +15,7 @@ on_both_engines!(
     a_private_group_is_joined_from_its_page_and_the_sockets_hear_it,
     the_annotation_page_follows_read_permissions_and_escapes,
     account_pages_change_the_password_and_show_a_working_token,
+    password_guesses_are_limited_per_address,
 );
 
 /// A browser: cookies kept, redirects not followed.
@@ -565,4 +566,32 @@ async fn account_pages_change_the_password_and_show_a_working_token(backend: Bac
     assert_eq!(location, "/");
     let (_, html) = alice.get("/").await;
     assert!(!html.contains("Logged in as"));
+}
+
+async fn password_guesses_are_limited_per_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, _, _) = user_in_browser(&app, "alice").await;
+    let guesser = Browser::new(&app);
+    // The login above took one of the address's 10; nine more wrong guesses are answered...
+    for _ in 0..9 {
+        let (status, _, html) = guesser
+            .submit(
+                "/login",
+                "/login",
+                &[("username", "alice"), ("password", "guess")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Wrong username or password."));
+    }
+    // ...and then even the right password waits.
+    let (status, _, html) = guesser
+        .submit(
+            "/login",
+            "/login",
+            &[("username", "alice"), ("password", "correct horse")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
+    assert!(html.contains("Too many attempts"), "{html}");
 }
