@@ -135,6 +135,14 @@ pub async fn change_settings(
             if !password_ok(&state, who, &f.password).await? {
                 return Ok(refuse("Wrong password."));
             }
+            let mine = who
+                .user
+                .email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email));
+            if !email.is_empty() && !mine && state.db().email_taken(email).await? {
+                return Ok(refuse("Another account uses this email address."));
+            }
             let email = (!email.is_empty()).then_some(email);
             state.db().set_email(who.user.id, email).await?;
         }
