@@ -4,6 +4,7 @@
 //! result as its last line of output, for scripts.
 
 mod admin;
+mod backup;
 mod bench;
 mod serve;
 mod webhook;
@@ -58,6 +59,8 @@ pub enum Command {
     /// Manage webhooks: annotation events POSTed to a URL, signed (Standard Webhooks).
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Copy the SQLite database, consistently, while the server runs (PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
     /// Load-test a server: runs the `scholia-bench` binary beside this one (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -121,6 +124,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Group(c) => admin::group(&config, c).await,
         Command::Authclient(c) => admin::authclient(&config, c).await,
         Command::Webhook(c) => webhook::run(&config, c).await,
+        Command::Backup(a) => backup::run(&config, a).await,
         Command::Bench(_) => unreachable!("handled before the runtime starts"),
     }
 }

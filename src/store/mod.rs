@@ -23,6 +23,7 @@ mod exec;
 mod groups;
 mod handle;
 mod held;
+pub mod location;
 pub mod logins;
 mod pg_tx;
 pub mod resume;

@@ -2,10 +2,12 @@
 //! `SCHOLIA_TEST_POSTGRES_URL` is set.
 
 mod helpers;
+mod process;
 
 mod access_log;
 mod annotations;
 mod auth;
+mod backup;
 mod changelog;
 mod cli;
 mod client;
