@@ -6,6 +6,7 @@
 mod admin;
 mod backup;
 mod bench;
+mod migrate;
 mod serve;
 mod webhook;
 
@@ -61,6 +62,9 @@ pub enum Command {
     Webhook(webhook::WebhookCommand),
     /// Copy the SQLite database, consistently, while the server runs (PostgreSQL: pg_dump).
     Backup(backup::BackupArgs),
+    /// Apply the database migrations this binary has (`serve` does too, at start); says the
+    /// schema version before and after.
+    Migrate,
     /// Load-test a server: runs the `scholia-bench` binary beside this one (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -125,6 +129,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Authclient(c) => admin::authclient(&config, c).await,
         Command::Webhook(c) => webhook::run(&config, c).await,
         Command::Backup(a) => backup::run(&config, a).await,
+        Command::Migrate => migrate::run(&config).await,
         Command::Bench(_) => unreachable!("handled before the runtime starts"),
     }
 }

@@ -1,11 +1,14 @@
 //! The database handle: one enum over the two engines. Statements run on it through
-//! [`super::exec`], which picks the pool; this file opens, migrates and closes it.
+//! [`super::exec`], which picks the pool; this file opens and closes it, and has it migrated
+//! ([`super::schema`]; on SQLite under `migration_lock`, sqlx locks PostgreSQL's itself).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::schema::SchemaVersions;
 
 /// A pool for one of the two supported engines. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -24,6 +27,11 @@ pub enum Engine {
 impl Db {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and runs the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Ok(Db::connect_migrating(url).await?.0)
+    }
+
+    /// [`Db::connect`], saying which schema versions the database had before and after.
+    pub async fn connect_migrating(url: &str) -> anyhow::Result<(Db, SchemaVersions)> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -75,14 +83,14 @@ impl Db {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path}: {e}"))?;
             let db = Db::Sqlite(pool);
-            db.migrate().await?;
+            let versions = db.migrate().await?;
             drop(guard);
-            return Ok(db);
+            return Ok((db, versions));
         } else {
             anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...");
         };
-        db.migrate().await?;
-        Ok(db)
+        let versions = db.migrate().await?;
+        Ok((db, versions))
     }
 
     /// The handle the group-commit writer uses: on SQLite a connection of its own (so its page
@@ -107,15 +115,6 @@ impl Db {
             }
             Db::Postgres(p) => Db::Postgres(p.clone()),
         })
-    }
-
-    async fn migrate(&self) -> anyhow::Result<()> {
-        // On SQLite `connect` holds `migration_lock` around this; sqlx locks PostgreSQL's.
-        match self {
-            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
-            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
-        }
-        Ok(())
     }
 
     /// The engine behind this handle.

@@ -27,6 +27,7 @@ mod permission_model;
 mod pg_outage;
 mod realtime;
 mod resume_faults;
+mod schema;
 mod search;
 mod sequencer;
 mod store;

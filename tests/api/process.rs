@@ -124,3 +124,16 @@ impl ServerProcess {
         assert!(status.success(), "{status}:\n{}", log.join("\n"));
     }
 }
+
+/// Runs `cmd` (a `scholia serve` expected to refuse to start) and returns whether it exited
+/// successfully and its standard error; fails the test if it is still running after 20 s.
+pub async fn refused(mut cmd: Command) -> (bool, String) {
+    let out = tokio::time::timeout(Duration::from_secs(20), cmd.stdin(Stdio::null()).output())
+        .await
+        .expect("exited (refused to start) within 20 s")
+        .expect("run scholia");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
