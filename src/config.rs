@@ -35,6 +35,29 @@ const FLAT_ENV: [&str; 19] = [
     "webhook_disable_after_secs",
 ];
 
+/// The values of `log_format`.
+pub const LOG_FORMATS: [&str; 2] = ["text", "json"];
+
+/// Variables with the `SCHOLIA_` prefix that are not settings, and are not to be warned about:
+/// the test suite's and the load generator's own.
+const NOT_SETTINGS: [&str; 4] = [
+    "SCHOLIA_TEST_",
+    "SCHOLIA_MODEL_CASES",
+    "SCHOLIA_BENCH_",
+    "SCHOLIA_BIN",
+];
+
+/// The `SCHOLIA_*` names among `names` that set nothing: a typo, or a setting renamed since, which
+/// figment would otherwise pass over in silence.
+pub fn unknown_env_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n.starts_with("SCHOLIA_"))
+        .filter(|n| !NOT_SETTINGS.iter().any(|p| n.starts_with(p)))
+        .filter(|n| ws::env_key(&n["SCHOLIA_".len()..], &FLAT_ENV).is_none())
+        .collect()
+}
+
 /// Everything the server and the admin commands need to know. Every field has a default, so
 /// `scholia serve` runs with no file and no environment at all.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -191,6 +214,12 @@ impl Config {
                 "public_url must be an http(s) URL with a host, got {url:?}"
             );
         }
+        anyhow::ensure!(
+            LOG_FORMATS.contains(&self.log_format.as_str()),
+            "log_format {:?} is not one of: {}",
+            self.log_format,
+            LOG_FORMATS.join(", ")
+        );
         anyhow::ensure!(
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"

@@ -6,6 +6,7 @@
 mod admin;
 mod backup;
 mod bench;
+mod checks;
 mod migrate;
 mod serve;
 mod webhook;
@@ -121,6 +122,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.webhook_allow_private = a.allow_private.then_some(true);
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;
+    // (The server logs its warnings itself.)
+    if !matches!(cli.command, Command::Serve(_)) {
+        for warning in checks::env_warnings() {
+            eprintln!("warning: {warning}");
+        }
+    }
+    // A backup reads a database; it has no reason to create a folder.
+    if !matches!(cli.command, Command::Backup(_)) {
+        checks::data_dir(&config)?;
+    }
     match cli.command {
         Command::Serve(_) => serve::serve(config).await,
         Command::User(c) => admin::user(&config, c).await,

@@ -5,7 +5,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::domain::group::WORLD;
 use crate::store::Db;
+use crate::store::location::Location;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -59,7 +61,26 @@ fn init_tracing(format: &str) {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     init_tracing(&config.log_format);
-    let db = Db::connect(&config.database_url()).await?;
+    for warning in super::checks::env_warnings() {
+        tracing::warn!("{warning}");
+    }
+    if let Some(warning) = super::checks::listen_everywhere(&config) {
+        tracing::warn!("{warning}");
+    }
+    super::checks::client_assets(&config)?;
+    let url = config.database_url();
+    let (db, schema) = Db::connect_migrating(&url).await?;
+    // Where the data is, first: the one line to read when the server seems to have lost it.
+    tracing::info!(
+        schema_version = schema.after,
+        "data: {}, schema version {}",
+        Location::of(&url).describe(),
+        schema.after
+    );
+    let stored = db.group_by_pubid(WORLD).await?.map(|g| g.authority);
+    if let Some(warning) = super::checks::authority(stored.as_deref(), &config)? {
+        tracing::warn!("{warning}");
+    }
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

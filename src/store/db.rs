@@ -32,7 +32,8 @@ impl Db {
 
     /// [`Db::connect`], saying which schema versions the database had before and after.
     pub async fn connect_migrating(url: &str) -> anyhow::Result<(Db, SchemaVersions)> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let db = if super::location::is_postgres(url) {
+            probe_postgres(url).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 // While PostgreSQL is unreachable a request fails after this long, with h's
@@ -48,12 +49,18 @@ impl Db {
             .or(url.strip_prefix("sqlite:"))
         {
             let path = path.split('?').next().unwrap_or(path);
+            // A missing folder is a wrong path far more often than a wish for a new one: a new,
+            // empty database there would look like lost data. (The default data directory is
+            // created before this, by the command line.)
             if let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    anyhow::anyhow!("cannot create data directory {}: {e}", parent.display())
-                })?;
+                anyhow::ensure!(
+                    parent.is_dir(),
+                    "the folder {} of the SQLite database {path} does not exist: check the path, \
+                     or create the folder first",
+                    parent.display()
+                );
             }
             // sqlx locks PostgreSQL's migrations (an advisory lock) but not SQLite's: two
             // processes opening a new file at once would both switch it to WAL and apply
@@ -144,6 +151,27 @@ impl Db {
             Db::Sqlite(p) => (p.size(), p.num_idle()),
             Db::Postgres(p) => (p.size(), p.num_idle()),
         }
+    }
+}
+
+/// How long the first connection to PostgreSQL may take before start-up gives up.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One direct connection before the pool is built, to fail at once with the cause (connection
+/// refused, unknown host, authentication) and the host it concerns: the pool would retry until
+/// its acquire timeout and then say only that it timed out.
+async fn probe_postgres(url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("the PostgreSQL URL cannot be read: {e}"))?;
+    let place = super::location::Location::of(url).describe();
+    match tokio::time::timeout(PROBE_TIMEOUT, sqlx::PgConnection::connect_with(&options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => anyhow::bail!("cannot connect to {place}: {e}"),
+        Err(_) => anyhow::bail!("cannot connect to {place}: no answer within {PROBE_TIMEOUT:?}"),
     }
 }
 

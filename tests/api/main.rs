@@ -30,6 +30,7 @@ mod resume_faults;
 mod schema;
 mod search;
 mod sequencer;
+mod startup;
 mod store;
 mod webhooks;
 mod writer;

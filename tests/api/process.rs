@@ -105,6 +105,14 @@ fn forward(stream: impl AsyncRead + Unpin + Send + 'static, tx: mpsc::UnboundedS
 }
 
 impl ServerProcess {
+    /// The start-up line (before the one naming the address) that contains `text`.
+    pub fn logged_before(&self, text: &str) -> Option<&str> {
+        self.before
+            .iter()
+            .find(|l| l.contains(text))
+            .map(String::as_str)
+    }
+
     /// Stops the server with SIGTERM and asserts that it exits cleanly within 10 s.
     pub async fn stop(mut self) {
         let pid = self.child.id().expect("still running").to_string();
