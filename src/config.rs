@@ -8,12 +8,14 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::proxy::TrustedProxies;
+
 pub use self::ws::WsConfig;
 
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 19] = [
+const FLAT_ENV: [&str; 20] = [
     "listen",
     "data_dir",
     "database_url",
@@ -33,6 +35,7 @@ const FLAT_ENV: [&str; 19] = [
     "webhook_allow_private",
     "webhook_retry_base_ms",
     "webhook_disable_after_secs",
+    "trusted_proxy",
 ];
 
 /// The values of `log_format`.
@@ -123,6 +126,10 @@ pub struct Config {
     pub webhook_retry_base_ms: u64,
     /// A webhook failing for this many seconds is disabled (default 3 days).
     pub webhook_disable_after_secs: u64,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For`, `-Proto` and
+    /// `-Host` headers count; from anyone else they are ignored. Their connections are not
+    /// capped per address either: a proxy connects for all its clients.
+    pub trusted_proxy: TrustedProxies,
 }
 
 impl Default for Config {
@@ -150,6 +157,7 @@ impl Default for Config {
             webhook_allow_private: false,
             webhook_retry_base_ms: 1000,
             webhook_disable_after_secs: 3 * 24 * 3600,
+            trusted_proxy: TrustedProxies::default(),
         }
     }
 }
@@ -179,6 +187,8 @@ pub struct Overrides {
     pub echo_endpoint: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_allow_private: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<Vec<String>>,
 }
 
 impl Config {
@@ -260,6 +270,7 @@ impl Config {
             header_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
             per_address: self.max_connections_per_address,
             cap_loopback: self.limit_loopback_connections,
+            trusted: std::sync::Arc::new(self.trusted_proxy.clone()),
         }
     }
 

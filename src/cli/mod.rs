@@ -117,6 +117,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.echo_endpoint = args.echo_endpoint.then_some(true);
         overrides.bus = args.bus.clone();
         overrides.webhook_allow_private = args.webhook_allow_private.then_some(true);
+        overrides.trusted_proxy =
+            (!args.trusted_proxy.is_empty()).then(|| args.trusted_proxy.clone());
     }
     if let Command::Webhook(webhook::WebhookCommand::Add(a)) = &cli.command {
         overrides.webhook_allow_private = a.allow_private.then_some(true);

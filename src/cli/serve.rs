@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// ones: a hook must not be a way into this server's own network).
     #[arg(long)]
     pub webhook_allow_private: bool,
+    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For, -Proto and -Host
+    /// headers count; repeatable. From any other peer they are ignored.
+    #[arg(long, value_name = "ADDR|CIDR")]
+    pub trusted_proxy: Vec<String>,
 }
 
 fn init_tracing(format: &str) {

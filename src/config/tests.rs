@@ -243,7 +243,9 @@ fn an_unknown_log_format_is_refused_listing_the_valid_ones() {
         );
         jail.set_env("SCHOLIA_LOG_FORMAT", "json");
         assert_eq!(
-            Config::load(None, &Overrides::default()).unwrap().log_format,
+            Config::load(None, &Overrides::default())
+                .unwrap()
+                .log_format,
             "json"
         );
         Ok(())

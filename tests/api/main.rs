@@ -25,6 +25,7 @@ mod login;
 mod moderation;
 mod permission_model;
 mod pg_outage;
+mod proxy;
 mod realtime;
 mod resume_faults;
 mod schema;

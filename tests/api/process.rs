@@ -113,6 +113,24 @@ impl ServerProcess {
             .map(String::as_str)
     }
 
+    /// The next line that contains `text`, within 30 s.
+    pub async fn line_with(&mut self, text: &str) -> String {
+        let seen = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = self.lines.recv().await {
+                if line.contains(text) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match seen {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!("the server exited before logging {text:?}"),
+            Err(_) => panic!("no line with {text:?} within 30 s"),
+        }
+    }
+
     /// Stops the server with SIGTERM and asserts that it exits cleanly within 10 s.
     pub async fn stop(mut self) {
         let pid = self.child.id().expect("still running").to_string();
