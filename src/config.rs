@@ -15,7 +15,7 @@ pub use self::ws::WsConfig;
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 20] = [
+const FLAT_ENV: [&str; 21] = [
     "listen",
     "data_dir",
     "database_url",
@@ -36,6 +36,7 @@ const FLAT_ENV: [&str; 20] = [
     "webhook_retry_base_ms",
     "webhook_disable_after_secs",
     "trusted_proxy",
+    "metrics_listen",
 ];
 
 /// The values of `log_format`.
@@ -130,6 +131,9 @@ pub struct Config {
     /// `-Host` headers count; from anyone else they are ignored. Their connections are not
     /// capped per address either: a proxy connects for all its clients.
     pub trusted_proxy: TrustedProxies,
+    /// An address of its own for `/metrics` (which then leaves the main listener), so that it
+    /// can stay private; unset: `/metrics` is served beside the API.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -158,6 +162,7 @@ impl Default for Config {
             webhook_retry_base_ms: 1000,
             webhook_disable_after_secs: 3 * 24 * 3600,
             trusted_proxy: TrustedProxies::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -189,6 +194,8 @@ pub struct Overrides {
     pub webhook_allow_private: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_proxy: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {

@@ -119,6 +119,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.webhook_allow_private = args.webhook_allow_private.then_some(true);
         overrides.trusted_proxy =
             (!args.trusted_proxy.is_empty()).then(|| args.trusted_proxy.clone());
+        overrides.metrics_listen = args.metrics_listen.clone();
     }
     if let Command::Webhook(webhook::WebhookCommand::Add(a)) = &cli.command {
         overrides.webhook_allow_private = a.allow_private.then_some(true);

@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// headers count; repeatable. From any other peer they are ignored.
     #[arg(long, value_name = "ADDR|CIDR")]
     pub trusted_proxy: Vec<String>,
+    /// Serve `/metrics` on this address instead of the main one (keep it private).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 fn init_tracing(format: &str) {
@@ -97,7 +100,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         engine = ?db.engine(),
         authority = %config.authority(),
-        "scholia listening on {bound}: API {public}/api/, health {public}/_status, metrics {public}/metrics"
+        "scholia listening on {bound}: API {public}/api/, health {public}/_status{}",
+        match &config.metrics_listen {
+            None => format!(", metrics {public}/metrics"),
+            Some(_) => String::new(),
+        }
     );
     match &config.client_assets {
         Some(dir) => tracing::info!(

@@ -121,3 +121,38 @@ async fn mistakes_in_the_configuration_stop_the_server_with_a_reason() {
     assert!(stderr.contains("refused"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_listen_moves_metrics_to_a_listener_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(serve_in(dir.path(), &["--metrics-listen", "127.0.0.1:0"])).await;
+    let line = server.line_with("metrics listening on ").await;
+    let at: String = line
+        .split("metrics listening on ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let metrics = format!("http://{}", at.trim_end_matches(':'));
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{metrics}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("scholia_"));
+    // Only /metrics there, and no longer on the main listener.
+    let r = http.get(format!("{metrics}/api/")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let r = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let r = http
+        .get(format!("{}/api/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    server.stop().await;
+}
