@@ -40,6 +40,10 @@ pub struct CommonArgs {
     /// Database URL: sqlite://PATH or postgres://...
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Say which database the command acts on (on standard error, so that a command's result
+    /// stays its last line of output).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +129,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.webhook_allow_private = a.allow_private.then_some(true);
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;
+    if cli.common.verbose {
+        let location = crate::store::location::Location::of(&config.database_url());
+        eprintln!("database: {}", location.describe());
+    }
     // (The server logs its warnings itself.)
     if !matches!(cli.command, Command::Serve(_)) {
         for warning in checks::env_warnings() {
