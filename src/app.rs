@@ -185,7 +185,7 @@ pub fn router(state: AppState, hub: Hub) -> Router {
     let mut routes = realtime::router(hub, echo)
         .merge(client::router())
         .merge(crate::site::router())
-        .merge(api::router());
+        .merge(api::router(state.config().metrics_listen.is_none()));
     if state.inject().is_some() {
         routes = routes.merge(api::bench::router());
     }
@@ -217,6 +217,15 @@ pub async fn run(
     let bound = listener.local_addr()?;
     // The recorder first, so nothing recorded while starting up is lost.
     crate::metrics::handle();
+    // Bound before anything starts, so a taken address stops the server at once.
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     db.ensure_world_group(&config.authority()).await?;
     let demo = if config.demo {
         Some(client::demo::setup(&db, &config.authority()).await?)
@@ -326,8 +335,26 @@ pub async fn run(
     );
 
     let conn_limits = state.config().conn_limits();
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let at = listener.local_addr()?;
+            tracing::info!("metrics listening on {at}: http://{at}/metrics");
+            let app = api::index::metrics_router().with_state(state.clone());
+            Some(tokio::spawn(crate::serve::serve(
+                listener,
+                app,
+                conn_limits.clone(),
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     let app = router(state, hub);
     let served = crate::serve::serve(listener, app, conn_limits, shutdown.clone()).await;
+    if let Some(task) = metrics_server {
+        // It stops on the same token; a scrape in progress gets the same grace.
+        let _ = task.await;
+    }
     stop_routing.cancel();
     // Routing ends with one read of the log; should it hang (a database gone at the same
     // moment), sockets close anyway.

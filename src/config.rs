@@ -8,12 +8,14 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::proxy::TrustedProxies;
+
 pub use self::ws::WsConfig;
 
 mod ws;
 
 /// The top-level keys read from `SCHOLIA_<KEY>` (the `[ws]` table's are in [`ws::KEYS`]).
-const FLAT_ENV: [&str; 20] = [
+const FLAT_ENV: [&str; 22] = [
     "listen",
     "data_dir",
     "database_url",
@@ -34,7 +36,32 @@ const FLAT_ENV: [&str; 20] = [
     "webhook_retry_base_ms",
     "webhook_disable_after_secs",
     "open_signup",
+    "trusted_proxy",
+    "metrics_listen",
 ];
+
+/// The values of `log_format`.
+pub const LOG_FORMATS: [&str; 2] = ["text", "json"];
+
+/// Variables with the `SCHOLIA_` prefix that are not settings, and are not to be warned about:
+/// the test suite's and the load generator's own.
+const NOT_SETTINGS: [&str; 4] = [
+    "SCHOLIA_TEST_",
+    "SCHOLIA_MODEL_CASES",
+    "SCHOLIA_BENCH_",
+    "SCHOLIA_BIN",
+];
+
+/// The `SCHOLIA_*` names among `names` that set nothing: a typo, or a setting renamed since, which
+/// figment would otherwise pass over in silence.
+pub fn unknown_env_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| n.starts_with("SCHOLIA_"))
+        .filter(|n| !NOT_SETTINGS.iter().any(|p| n.starts_with(p)))
+        .filter(|n| ws::env_key(&n["SCHOLIA_".len()..], &FLAT_ENV).is_none())
+        .collect()
+}
 
 /// Everything the server and the admin commands need to know. Every field has a default, so
 /// `scholia serve` runs with no file and no environment at all.
@@ -103,6 +130,13 @@ pub struct Config {
     pub webhook_disable_after_secs: u64,
     /// Let anyone register at `/signup` (off: accounts are made with `scholia user add`).
     pub open_signup: bool,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For`, `-Proto` and
+    /// `-Host` headers count; from anyone else they are ignored. Their connections are not
+    /// capped per address either: a proxy connects for all its clients.
+    pub trusted_proxy: TrustedProxies,
+    /// An address of its own for `/metrics` (which then leaves the main listener), so that it
+    /// can stay private; unset: `/metrics` is served beside the API.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -131,6 +165,8 @@ impl Default for Config {
             webhook_retry_base_ms: 1000,
             webhook_disable_after_secs: 3 * 24 * 3600,
             open_signup: false,
+            trusted_proxy: TrustedProxies::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -162,6 +198,10 @@ pub struct Overrides {
     pub webhook_allow_private: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open_signup: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {
@@ -197,6 +237,12 @@ impl Config {
                 "public_url must be an http(s) URL with a host, got {url:?}"
             );
         }
+        anyhow::ensure!(
+            LOG_FORMATS.contains(&self.log_format.as_str()),
+            "log_format {:?} is not one of: {}",
+            self.log_format,
+            LOG_FORMATS.join(", ")
+        );
         anyhow::ensure!(
             self.max_body_bytes >= 1024,
             "max_body_bytes must be at least 1024"
@@ -237,6 +283,7 @@ impl Config {
             header_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
             per_address: self.max_connections_per_address,
             cap_loopback: self.limit_loopback_connections,
+            trusted: std::sync::Arc::new(self.trusted_proxy.clone()),
         }
     }
 

@@ -3,11 +3,11 @@
 //!
 //! Every request gets an `x-request-id` (the client's own if it sent one, else a fresh UUID),
 //! echoed on the response. tower-http's `TraceLayer` opens a `request` span holding what is
-//! known when the request arrives (method, route template, request id, the `X-Client-Id` that
-//! h's client sends), so anything a handler logs carries the request id too, and writes the
-//! access line when the response head is ready: its status and latency, inside that span. In
-//! JSON (`SCHOLIA_LOG_FORMAT=json`) the line is one object: `fields` holds `status` and
-//! `latency_ms`, `span` the request's fields.
+//! known when the request arrives (method, route template, client address, request id, the
+//! `X-Client-Id` that h's client sends), so anything a handler logs carries the request id too,
+//! and writes the access line when the response head is ready: its status and latency, inside
+//! that span. In JSON (`SCHOLIA_LOG_FORMAT=json`) the line is one object: `fields` holds
+//! `status` and `latency_ms`, `span` the request's fields.
 
 use std::time::Duration;
 
@@ -60,6 +60,8 @@ impl<B> MakeSpan<B> for RequestSpan {
             "request",
             method = %request.method(),
             route,
+            // The TCP peer, or the client a trusted proxy forwarded for (`crate::proxy`).
+            client = %crate::proxy::client_addr_of(request.extensions()),
             request_id = header(request.headers(), REQUEST_ID),
             client_id = tracing::field::Empty,
         );

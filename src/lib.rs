@@ -29,6 +29,7 @@
 //!   cancellation token fires.
 //! - [`metrics`]: the Prometheus recorder and request metrics.
 //! - [`http_log`]: request ids and the access log, one line per HTTP request.
+//! - [`proxy`]: trusted reverse proxies, and the client address a request carries through them.
 //!
 //! The load generator is not in this crate: it is the workspace member `crates/scholia-bench`
 //! (binary `scholia-bench`), which starts this server as a process and measures it from outside.
@@ -66,6 +67,7 @@ pub mod http_log;
 pub mod input;
 pub mod metrics;
 pub mod own_thread;
+pub mod proxy;
 pub mod realtime;
 pub mod render;
 pub mod serve;

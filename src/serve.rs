@@ -28,6 +28,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::proxy::{Forwarded, TrustedProxies};
+
 /// Headers hyper itself accepts before it answers a bare 431 (twice [`guard`]'s limits, so that
 /// a request past those gets the JSON answer instead).
 const PARSER_MAX_HEADERS: usize = 2 * guard::MAX_HEADERS;
@@ -44,6 +46,8 @@ pub struct ConnLimits {
     /// Whether the cap applies to loopback addresses (a reverse proxy on the same host
     /// connects from one, so by default it does not).
     pub cap_loopback: bool,
+    /// Reverse proxies: their forwarding headers count, and the cap does not apply to them.
+    pub trusted: Arc<TrustedProxies>,
 }
 
 /// Open connections by client address.
@@ -119,7 +123,11 @@ pub async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
-        let capped = limits.per_address > 0 && (limits.cap_loopback || !peer.ip().is_loopback());
+        // The cap is per TCP peer: it is decided before any header arrives, so a client
+        // behind a proxy is not capped here (the proxy's own limits apply to it).
+        let capped = limits.per_address > 0
+            && (limits.cap_loopback || !peer.ip().is_loopback())
+            && !limits.trusted.contains(peer.ip());
         let admitted = match capped {
             true => match census.admit(peer.ip(), limits.per_address) {
                 Some(a) => Some(a),
@@ -136,10 +144,13 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
+        let trusted = limits.trusted.clone();
         let service = TowerToHyperService::new(tower::ServiceExt::map_request(
             app.clone(),
             move |mut req: Request<Incoming>| {
+                let forwarded = Forwarded::of(req.headers(), peer.ip(), &trusted);
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(forwarded);
                 req
             },
         ));

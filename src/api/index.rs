@@ -10,8 +10,10 @@ use serde_json::{Map, Value, json};
 use super::error::ApiResult;
 use crate::app::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The routes of this module; `/metrics` among them unless it has a listener of its own
+/// ([`metrics_router`]).
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/api/", get(api_index))
         .route("/api", get(api_index))
         .route("/api/links", get(links))
@@ -20,8 +22,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/analytics/events",
             axum::routing::post(|| async { StatusCode::NO_CONTENT }),
-        )
+        );
+    match with_metrics {
+        true => router.route("/metrics", get(metrics)),
+        false => router,
+    }
+}
+
+/// `/metrics` alone, for `--metrics-listen`: a listener that can stay private while the main
+/// one faces the internet.
+pub fn metrics_router() -> Router<AppState> {
+    Router::new()
         .route("/metrics", get(metrics))
+        .fallback(|| async { StatusCode::NOT_FOUND })
 }
 
 /// (dotted name, method, path template, description), as h's `@api_config(link_name=...)`.

@@ -25,9 +25,10 @@ use crate::app::AppState;
 use error::ApiError;
 
 /// Every route of the HTTP API.
-pub fn router() -> Router<AppState> {
+/// The HTTP API; `/metrics` too when `with_metrics` (see [`index::metrics_router`]).
+pub fn router(with_metrics: bool) -> Router<AppState> {
     Router::new()
-        .merge(index::router())
+        .merge(index::router(with_metrics))
         .merge(annotations::router())
         .merge(search::router())
         .merge(groups::router())

@@ -12,8 +12,8 @@ pub enum UserCommand {
     Add(UserAdd),
     /// Shadow-ban a user: their annotations are shown only to themselves.
     Nipsa(UserRef),
-    /// Set a user's password (read from the first line of standard input), for logging in
-    /// through the client's "Log in" popup.
+    /// Set a user's password, for logging in through the client's "Log in" popup: asked for
+    /// at a terminal (without echo), else read from the first line of standard input.
     Passwd(UserRef),
     /// Lift a shadow ban.
     Unnipsa(UserRef),
@@ -21,6 +21,8 @@ pub enum UserCommand {
 
 #[derive(Args, Debug)]
 pub struct UserAdd {
+    /// A username (of `--authority`, default the server's) or a full userid
+    /// `acct:name@authority`.
     pub username: String,
     /// The user's authority (default: the server's).
     #[arg(long = "authority", value_name = "A")]
@@ -39,8 +41,18 @@ pub struct UserRef {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create (or replace) a user's developer token; prints it.
-    Create(UserRef),
+    /// Create a user's developer token; prints it. A user has one: if they have one already,
+    /// `--replace` is needed, and their old token stops working at once.
+    Create(TokenCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreate {
+    /// A username of the default authority, or a full userid `acct:name@authority`.
+    pub username: String,
+    /// Replace the user's existing token (whoever uses it is logged out).
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,6 +164,49 @@ pub(super) async fn find_user(db: &Db, authority: &str, name: &str) -> anyhow::R
         .ok_or_else(|| anyhow::anyhow!("no user {userid}"))
 }
 
+/// The username and authority of `user add`: `acct:name@authority` as given (with no other
+/// `--authority`), else the name in `--authority` or the default one.
+fn new_userid(a: &UserAdd, default: &str) -> anyhow::Result<(String, String)> {
+    let Some(rest) = a.username.strip_prefix("acct:") else {
+        let authority = a.user_authority.clone();
+        return Ok((
+            a.username.clone(),
+            authority.unwrap_or_else(|| default.to_owned()),
+        ));
+    };
+    let Some((name, authority)) = rest
+        .split_once('@')
+        .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+    else {
+        anyhow::bail!("{:?} is not a userid: acct:NAME@AUTHORITY", a.username);
+    };
+    if let Some(other) = a.user_authority.as_deref().filter(|o| *o != authority) {
+        anyhow::bail!(
+            "{} names authority {authority}, --authority says {other}",
+            a.username
+        );
+    }
+    Ok((name.to_owned(), authority.to_owned()))
+}
+
+/// A new password: at a terminal, asked for twice without echo; otherwise the first line of
+/// standard input (scripts, tests: `scholia user passwd bob < file`).
+fn read_password(userid: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password(format!("New password for {userid}: "))?;
+    let again = rpassword::prompt_password("Again: ")?;
+    anyhow::ensure!(
+        first == again,
+        "the two passwords differ; nothing was changed"
+    );
+    Ok(first)
+}
+
 fn valid_username(name: &str) -> anyhow::Result<()> {
     // h: 3-30 characters of letters, digits, `.` and `_` (`h/models/user.py`).
     let ok = (3..=30).contains(&name.chars().count())
@@ -169,14 +224,11 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
     let (db, authority) = open(config).await?;
     match cmd {
         UserCommand::Add(a) => {
-            valid_username(&a.username)?;
-            let authority = a
-                .user_authority
-                .clone()
-                .unwrap_or_else(|| authority.clone());
+            let (username, authority) = new_userid(&a, &authority)?;
+            valid_username(&username)?;
             let user = db
                 .create_user(&NewUser {
-                    username: &a.username,
+                    username: &username,
                     authority: &authority,
                     email: a.email.as_deref(),
                     display_name: a.display_name.as_deref(),
@@ -196,9 +248,7 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Passwd(u) => {
             let user = find_user(&db, &authority, &u.username).await?;
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            let pass = line.trim_end_matches(['\r', '\n']).to_owned();
+            let pass = read_password(&user.userid().to_string())?;
             anyhow::ensure!(
                 pass.chars().count() >= crate::auth::password::MIN_LENGTH,
                 "passwords are at least {} characters",
@@ -215,8 +265,18 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 
 pub async fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     let (db, authority) = open(config).await?;
-    let TokenCommand::Create(u) = cmd;
-    let user = find_user(&db, &authority, &u.username).await?;
+    let TokenCommand::Create(t) = cmd;
+    let user = find_user(&db, &authority, &t.username).await?;
+    // h's one developer token per user: creating another replaces it, which would log out
+    // whatever script or client uses the old one; so that must be asked for.
+    if !t.replace && db.has_developer_token(&user).await? {
+        anyhow::bail!(
+            "{} already has a developer token; `scholia token create {} --replace` replaces \
+             it, and the old one stops working at once",
+            user.userid(),
+            t.username
+        );
+    }
     let token = db.create_developer_token(&user).await?;
     println!("{token}");
     db.close().await;

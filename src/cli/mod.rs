@@ -4,7 +4,10 @@
 //! result as its last line of output, for scripts.
 
 mod admin;
+mod backup;
 mod bench;
+mod checks;
+mod migrate;
 mod serve;
 mod webhook;
 
@@ -37,6 +40,10 @@ pub struct CommonArgs {
     /// Database URL: sqlite://PATH or postgres://...
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Say which database the command acts on (on standard error, so that a command's result
+    /// stays its last line of output).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +65,11 @@ pub enum Command {
     /// Manage webhooks: annotation events POSTed to a URL, signed (Standard Webhooks).
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Copy the SQLite database, consistently, while the server runs (PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
+    /// Apply the database migrations this binary has (`serve` does too, at start); says the
+    /// schema version before and after.
+    Migrate,
     /// Load-test a server: runs the `scholia-bench` binary beside this one (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -110,11 +122,28 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         overrides.bus = args.bus.clone();
         overrides.webhook_allow_private = args.webhook_allow_private.then_some(true);
         overrides.open_signup = args.open_signup.then_some(true);
+        overrides.trusted_proxy =
+            (!args.trusted_proxy.is_empty()).then(|| args.trusted_proxy.clone());
+        overrides.metrics_listen = args.metrics_listen.clone();
     }
     if let Command::Webhook(webhook::WebhookCommand::Add(a)) = &cli.command {
         overrides.webhook_allow_private = a.allow_private.then_some(true);
     }
     let config = Config::load(cli.common.config.as_deref(), &overrides)?;
+    if cli.common.verbose {
+        let location = crate::store::location::Location::of(&config.database_url());
+        eprintln!("database: {}", location.describe());
+    }
+    // (The server logs its warnings itself.)
+    if !matches!(cli.command, Command::Serve(_)) {
+        for warning in checks::env_warnings() {
+            eprintln!("warning: {warning}");
+        }
+    }
+    // A backup reads a database; it has no reason to create a folder.
+    if !matches!(cli.command, Command::Backup(_)) {
+        checks::data_dir(&config)?;
+    }
     match cli.command {
         Command::Serve(_) => serve::serve(config).await,
         Command::User(c) => admin::user(&config, c).await,
@@ -122,6 +151,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Group(c) => admin::group(&config, c).await,
         Command::Authclient(c) => admin::authclient(&config, c).await,
         Command::Webhook(c) => webhook::run(&config, c).await,
+        Command::Backup(a) => backup::run(&config, a).await,
+        Command::Migrate => migrate::run(&config).await,
         Command::Bench(_) => unreachable!("handled before the runtime starts"),
     }
 }

@@ -5,7 +5,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::domain::group::WORLD;
 use crate::store::Db;
+use crate::store::location::Location;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -43,6 +45,13 @@ pub struct ServeArgs {
     /// with `scholia user add`).
     #[arg(long)]
     pub open_signup: bool,
+    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For, -Proto and -Host
+    /// headers count; repeatable. From any other peer they are ignored.
+    #[arg(long, value_name = "ADDR|CIDR")]
+    pub trusted_proxy: Vec<String>,
+    /// Serve `/metrics` on this address instead of the main one (keep it private).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 fn init_tracing(format: &str) {
@@ -63,7 +72,30 @@ fn init_tracing(format: &str) {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     init_tracing(&config.log_format);
-    let db = Db::connect(&config.database_url()).await?;
+    // Caught from here on: a SIGTERM sent while the server starts (by a supervisor or a test
+    // that acted on the address line) stops it cleanly; the signal's default action would
+    // kill it instead.
+    let stop_signal = StopSignal::install()?;
+    for warning in super::checks::env_warnings() {
+        tracing::warn!("{warning}");
+    }
+    if let Some(warning) = super::checks::listen_everywhere(&config) {
+        tracing::warn!("{warning}");
+    }
+    super::checks::client_assets(&config)?;
+    let url = config.database_url();
+    let (db, schema) = Db::connect_migrating(&url).await?;
+    // Where the data is, first: the one line to read when the server seems to have lost it.
+    tracing::info!(
+        schema_version = schema.after,
+        "data: {}, schema version {}",
+        Location::of(&url).describe(),
+        schema.after
+    );
+    let stored = db.group_by_pubid(WORLD).await?.map(|g| g.authority);
+    if let Some(warning) = super::checks::authority(stored.as_deref(), &config)? {
+        tracing::warn!("{warning}");
+    }
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -76,7 +108,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         engine = ?db.engine(),
         authority = %config.authority(),
-        "scholia listening on {bound}: API {public}/api/, health {public}/_status, metrics {public}/metrics"
+        "scholia listening on {bound}: API {public}/api/, health {public}/_status{}",
+        match &config.metrics_listen {
+            None => format!(", metrics {public}/metrics"),
+            Some(_) => String::new(),
+        }
     );
     match &config.client_assets {
         Some(dir) => tracing::info!(
@@ -96,7 +132,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop_signal.wait().await;
         tracing::info!("shutting down: finishing in-flight requests");
         signal.cancel();
     });
@@ -106,25 +142,38 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, caught from the moment this is made.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> anyhow::Result<StopSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignal {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(StopSignal {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -231,3 +231,43 @@ fn env_names_map_to_their_keys() {
     assert_eq!(ws::env_key("BENCH_ENDPOINTS", flat), None);
     assert_eq!(ws::env_key("WS.HEARTBEAT_MS", flat), None);
 }
+
+#[test]
+fn an_unknown_log_format_is_refused_listing_the_valid_ones() {
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("SCHOLIA_LOG_FORMAT", "xml");
+        let e = Config::load(None, &Overrides::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"log_format "xml" is not one of: text, json"#
+        );
+        jail.set_env("SCHOLIA_LOG_FORMAT", "json");
+        assert_eq!(
+            Config::load(None, &Overrides::default())
+                .unwrap()
+                .log_format,
+            "json"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn scholia_variables_that_set_nothing_are_named() {
+    let names = [
+        "SCHOLIA_LISTEN",
+        "SCHOLIA_LISTN",
+        "SCHOLIA_WS_HEARTBEAT_MS",
+        "SCHOLIA_WS_HEARTBEAT",
+        "SCHOLIA_TEST_POSTGRES_URL",
+        "SCHOLIA_TEST_NATS_URL",
+        "SCHOLIA_MODEL_CASES",
+        "SCHOLIA_BIN",
+        "SCHOLIA_BENCH_POSTGRES_URL",
+        "PATH",
+    ];
+    assert_eq!(
+        super::unknown_env_names(names.map(String::from)),
+        ["SCHOLIA_LISTN", "SCHOLIA_WS_HEARTBEAT"]
+    );
+}

@@ -6,9 +6,9 @@
 //! cookies are HttpOnly and SameSite, so another site can neither read the basis nor make the
 //! browser send it with a cross-site POST; the hash shows nothing of the session token.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -176,10 +176,8 @@ impl FromRequestParts<AppState> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let mut visitor = Visitor::from_headers(state, &parts.headers).await?;
-        visitor.addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        // Behind a trusted proxy, the address it forwarded (`--trusted-proxy`).
+        visitor.addr = Some(crate::proxy::client_addr(parts));
         Ok(visitor)
     }
 }

@@ -1,11 +1,14 @@
 //! The database handle: one enum over the two engines. Statements run on it through
-//! [`super::exec`], which picks the pool; this file opens, migrates and closes it.
+//! [`super::exec`], which picks the pool; this file opens and closes it, and has it migrated
+//! ([`super::schema`]; on SQLite under `migration_lock`, sqlx locks PostgreSQL's itself).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::schema::SchemaVersions;
 
 /// A pool for one of the two supported engines. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -24,7 +27,13 @@ pub enum Engine {
 impl Db {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and runs the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Db::connect_migrating(url).await?.0)
+    }
+
+    /// [`Db::connect`], saying which schema versions the database had before and after.
+    pub async fn connect_migrating(url: &str) -> anyhow::Result<(Db, SchemaVersions)> {
+        let db = if super::location::is_postgres(url) {
+            probe_postgres(url).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 // While PostgreSQL is unreachable a request fails after this long, with h's
@@ -40,12 +49,18 @@ impl Db {
             .or(url.strip_prefix("sqlite:"))
         {
             let path = path.split('?').next().unwrap_or(path);
+            // A missing folder is a wrong path far more often than a wish for a new one: a new,
+            // empty database there would look like lost data. (The default data directory is
+            // created before this, by the command line.)
             if let Some(parent) = std::path::Path::new(path).parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    anyhow::anyhow!("cannot create data directory {}: {e}", parent.display())
-                })?;
+                anyhow::ensure!(
+                    parent.is_dir(),
+                    "the folder {} of the SQLite database {path} does not exist: check the path, \
+                     or create the folder first",
+                    parent.display()
+                );
             }
             // sqlx locks PostgreSQL's migrations (an advisory lock) but not SQLite's: two
             // processes opening a new file at once would both switch it to WAL and apply
@@ -75,14 +90,14 @@ impl Db {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path}: {e}"))?;
             let db = Db::Sqlite(pool);
-            db.migrate().await?;
+            let versions = db.migrate().await?;
             drop(guard);
-            return Ok(db);
+            return Ok((db, versions));
         } else {
             anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...");
         };
-        db.migrate().await?;
-        Ok(db)
+        let versions = db.migrate().await?;
+        Ok((db, versions))
     }
 
     /// The handle the group-commit writer uses: on SQLite a connection of its own (so its page
@@ -107,15 +122,6 @@ impl Db {
             }
             Db::Postgres(p) => Db::Postgres(p.clone()),
         })
-    }
-
-    async fn migrate(&self) -> anyhow::Result<()> {
-        // On SQLite `connect` holds `migration_lock` around this; sqlx locks PostgreSQL's.
-        match self {
-            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
-            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
-        }
-        Ok(())
     }
 
     /// The engine behind this handle.
@@ -145,6 +151,27 @@ impl Db {
             Db::Sqlite(p) => (p.size(), p.num_idle()),
             Db::Postgres(p) => (p.size(), p.num_idle()),
         }
+    }
+}
+
+/// How long the first connection to PostgreSQL may take before start-up gives up.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One direct connection before the pool is built, to fail at once with the cause (connection
+/// refused, unknown host, authentication) and the host it concerns: the pool would retry until
+/// its acquire timeout and then say only that it timed out.
+async fn probe_postgres(url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("the PostgreSQL URL cannot be read: {e}"))?;
+    let place = super::location::Location::of(url).describe();
+    match tokio::time::timeout(PROBE_TIMEOUT, sqlx::PgConnection::connect_with(&options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => anyhow::bail!("cannot connect to {place}: {e}"),
+        Err(_) => anyhow::bail!("cannot connect to {place}: no answer within {PROBE_TIMEOUT:?}"),
     }
 }
 

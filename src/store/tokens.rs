@@ -180,6 +180,18 @@ impl Db {
         Ok(Some(Identity::new(user, roles)))
     }
 
+    /// Whether the user has a developer token.
+    pub async fn has_developer_token(&self, user: &User) -> Result<bool, sqlx::Error> {
+        let (count,): (i64,) = self
+            .fetch_one(
+                "SELECT COUNT(*) FROM tokens WHERE user_id = $1 AND expires IS NULL \
+                 AND authclient_id IS NULL",
+                &[user.id.into()],
+            )
+            .await?;
+        Ok(count > 0)
+    }
+
     /// Creates (or replaces, as h's "regenerate" does) a user's developer token.
     pub async fn create_developer_token(&self, user: &User) -> Result<String, sqlx::Error> {
         let value = format!("{DEVELOPER_PREFIX}{}", random_token(43));

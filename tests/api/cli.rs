@@ -263,3 +263,74 @@ async fn two_processes_creating_a_store_at_once_both_succeed(backend: crate::hel
         }
     }
 }
+
+/// `token create` never replaces a token silently; `user add` takes a full userid; `-v` names
+/// the database on standard error, leaving the result the last line of output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_replaced_only_when_asked_and_userids_are_taken_whole() {
+    use crate::process::{last_line, output, scholia};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = scholia(args);
+        cmd.args(["--data-dir", data]);
+        cmd
+    };
+    assert_eq!(
+        last_line(run(&["user", "add", "acct:carol@partner.org"])).await,
+        "acct:carol@partner.org"
+    );
+    let first = last_line(run(&["token", "create", "acct:carol@partner.org"])).await;
+    let out = output(run(&["token", "create", "acct:carol@partner.org"])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("already has a developer token"), "{stderr}");
+    assert!(stderr.contains("--replace"), "{stderr}");
+    let db = scholia::store::Db::connect(&format!("sqlite://{data}/scholia.db"))
+        .await
+        .unwrap();
+    assert!(
+        db.lookup_token(&first).await.unwrap().is_some(),
+        "still valid"
+    );
+    let second = last_line(run(&[
+        "token",
+        "create",
+        "acct:carol@partner.org",
+        "--replace",
+    ]))
+    .await;
+    assert_ne!(first, second);
+    assert!(db.lookup_token(&first).await.unwrap().is_none(), "replaced");
+    let user = db.lookup_token(&second).await.unwrap().expect("valid").user;
+    assert_eq!(user.userid().to_string(), "acct:carol@partner.org");
+    db.close().await;
+
+    for bad in [
+        &[
+            "user",
+            "add",
+            "acct:dave@partner.org",
+            "--authority",
+            "other.org",
+        ][..],
+        &["user", "add", "acct:dave"],
+        &["user", "add", "acct:@partner.org"],
+    ] {
+        let out = output(run(bad)).await;
+        assert!(!out.status.success(), "{bad:?}");
+    }
+
+    let out = output(run(&["-v", "user", "add", "erin"])).await;
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let db_file = dir.path().join("scholia.db");
+    assert!(
+        stderr.contains(&format!("database: SQLite {}", db_file.display())),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.trim_end().ends_with("@127.0.0.1"), "{stdout}");
+    let out = output(run(&["user", "add", "frank"])).await;
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("database:"));
+}

@@ -32,13 +32,13 @@ macro_rules! on_both_buses {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_bus() {
+            async fn pg_bus() {
                 if crate::helpers::postgres_url().is_some() {
                     super::$name("postgres".to_owned()).await;
                 }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn nats_bus() {
+            async fn pg_nats_bus() {
                 if crate::helpers::postgres_url().is_some()
                     && let Some(url) = super::nats_url()
                 {
@@ -197,7 +197,7 @@ async fn a_join_on_one_node_reaches_the_users_sockets_on_another(bus: String) {
 
 /// A bus that cannot be reached leaves the cluster correct through polling, and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bus_that_is_down_degrades_to_polling() {
+async fn pg_a_bus_that_is_down_degrades_to_polling() {
     if postgres_url().is_none() {
         return;
     }

@@ -180,7 +180,7 @@ pub async fn received(ws: &mut Ws, n: usize) -> Vec<(i64, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_killed_mid_stream_costs_the_others_nothing() {
+async fn pg_a_node_killed_mid_stream_costs_the_others_nothing() {
     if postgres_url().is_none() {
         return;
     }
@@ -245,7 +245,7 @@ impl Nats {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bus_stopped_during_writes_loses_nothing_and_comes_back() {
+async fn pg_a_bus_stopped_during_writes_loses_nothing_and_comes_back() {
     if postgres_url().is_none() {
         return;
     }

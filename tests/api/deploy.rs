@@ -116,7 +116,7 @@ async fn start_nginx(bin: &'static str, nodes: &[TestApp]) -> Nginx {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_shipped_nginx_config_serves_a_three_node_cluster() {
+async fn nginx_pg_the_shipped_config_serves_a_three_node_cluster() {
     let Some(bin) = nginx() else { return };
     if postgres_url().is_none() {
         return;

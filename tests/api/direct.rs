@@ -101,7 +101,7 @@ async fn a_locked_database_is_left_to_the_pool() {
 }
 
 #[tokio::test]
-async fn postgres_reads_through_its_pool() {
+async fn pg_reads_through_its_pool() {
     // Without the URL, `postgres_url` says the test is skipped (and fails under CI).
     if postgres_url().is_none() {
         return;

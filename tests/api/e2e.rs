@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn the_unmodified_hypothesis_client_works_in_chromium() {
+fn browser_the_unmodified_hypothesis_client_works_in_chromium() {
     let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let missing: Vec<&str> = [

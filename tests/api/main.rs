@@ -2,10 +2,12 @@
 //! `SCHOLIA_TEST_POSTGRES_URL` is set.
 
 mod helpers;
+mod process;
 
 mod access_log;
 mod annotations;
 mod auth;
+mod backup;
 mod changelog;
 mod cli;
 mod client;
@@ -23,11 +25,14 @@ mod login;
 mod moderation;
 mod permission_model;
 mod pg_outage;
+mod proxy;
 mod realtime;
 mod resume_faults;
+mod schema;
 mod search;
 mod sequencer;
 mod site;
+mod startup;
 mod store;
 mod webhooks;
 mod writer;

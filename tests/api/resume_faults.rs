@@ -119,7 +119,7 @@ async fn clients_resume_what_they_missed_across_a_kill_9(backend: Backend) {
 /// On a cluster (two nodes, one PostgreSQL, the NOTIFY bus): both kinds of client resume on the
 /// other node after theirs was killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_resume_on_another_node_after_theirs_was_killed() {
+async fn pg_clients_resume_on_another_node_after_theirs_was_killed() {
     if crate::helpers::postgres_url().is_none() {
         return;
     }

@@ -190,7 +190,7 @@ fn postgres_url() -> Option<String> {
 /// Every POST must reach every socket of its URI on every node in both phases, and the schemas
 /// must be gone afterwards.
 #[test]
-fn a_small_s7_run_delivers_every_post_on_every_node() {
+fn pg_nats_a_small_s7_run_delivers_every_post_on_every_node() {
     let Some(pg) = postgres_url() else { return };
     ensure_server_bin();
     let dir = tempfile::tempdir().unwrap();

@@ -141,7 +141,7 @@ fn every_event_matches_what_the_viewer_may_read_sqlite() {
 }
 
 #[test]
-fn every_event_matches_what_the_viewer_may_read_postgres() {
+fn pg_every_event_matches_what_the_viewer_may_read() {
     if crate::helpers::postgres_url().is_some() {
         run_model(Backend::Postgres);
     }
