@@ -9,8 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::errors::PageError;
-use super::groups::login_first;
-use super::layout::{csrf_field, page, page_with};
+use super::layout::{csrf_field, login_first, page, page_with};
 use super::visitor::{Visitor, session_cookie};
 use crate::app::AppState;
 use crate::auth::password;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::cards;
 use super::errors::PageError;
-use super::layout::{csrf_field, page, page_with};
+use super::layout::{csrf_field, login_first, page, page_with};
 use super::visitor::Visitor;
 use crate::app::AppState;
 use crate::bus::Announcement;
@@ -23,14 +23,6 @@ use crate::store::NewGroup;
 
 fn group_path(g: &Group) -> String {
     format!("/groups/{}/{}", g.pubid, g.slug())
-}
-
-/// Sends a logged-out visitor to the login form, to come back to `here`.
-pub fn login_first(here: &str) -> Response {
-    let next = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", here)
-        .finish();
-    Redirect::to(&format!("/login?{next}")).into_response()
 }
 
 #[derive(Deserialize, Default)]

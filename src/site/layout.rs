@@ -1,7 +1,7 @@
 //! The frame every page shares: the head, a bar saying who is logged in, and the stylesheet.
 
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 
 use super::visitor::Visitor;
@@ -91,4 +91,12 @@ pub async fn stylesheet() -> Response {
         CSS,
     )
         .into_response()
+}
+
+/// Sends a logged-out visitor to the login form, to come back to `here`.
+pub fn login_first(here: &str) -> Response {
+    let next = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", here)
+        .finish();
+    Redirect::to(&format!("/login?{next}")).into_response()
 }
