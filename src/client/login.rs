@@ -90,10 +90,8 @@ async fn login(
     if let Err(e) = visitor.check_csrf(f.get("csrf").map(String::as_str)) {
         return e.into_response();
     }
-    // Password guesses are limited per address.
-    if let Some(addr) = visitor.addr()
-        && !state.attempts().allow(addr)
-    {
+    // Wrong passwords are limited per address (right ones cost nothing).
+    if !state.attempts().may_try(visitor.addr()) {
         return crate::site::errors::PageError::TooMany.into_response();
     }
     let (Some(username), Some(pass)) = (f.get("username"), f.get("password")) else {
@@ -116,7 +114,10 @@ async fn login(
         }
     };
     // Same answer for an unknown user, a user without a password and a wrong password.
-    let wrong = || form_page(&visitor, &next, Some("Wrong username or password."));
+    let wrong = || {
+        state.attempts().allow(visitor.addr());
+        form_page(&visitor, &next, Some("Wrong username or password."))
+    };
     let user = match candidate {
         Some((user, Some(hash))) => {
             if !password::verify(pass.clone(), hash).await {

@@ -116,6 +116,8 @@ impl Group {
     }
 
     /// The URL slug of the name, as h's `slugify` makes it: lower-case words joined by `-`.
+    /// A name with no letters or digits (`!!!`) gets `group`: an empty slug would make the
+    /// page's address end in `/`, which the router would not match.
     pub fn slug(&self) -> String {
         let mut out = String::new();
         for word in self
@@ -127,6 +129,9 @@ impl Group {
                 out.push('-');
             }
             out.extend(word.chars().flat_map(char::to_lowercase));
+        }
+        if out.is_empty() {
+            out.push_str("group");
         }
         out
     }

@@ -16,7 +16,17 @@ use crate::auth::password;
 use crate::domain::Identity;
 
 /// h's shortest password (`h/schemas/forms/accounts`: PASSWORD_MIN_LENGTH).
-pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MIN: usize = password::MIN_LENGTH;
+
+/// What the site takes as an email address: an `@`, at most 100 bytes (h's limit), and ASCII
+/// only, so that both engines compare addresses alike (PostgreSQL's `LOWER` folds all of
+/// Unicode, SQLite's only ASCII).
+pub fn check_email(email: &str) -> Result<(), &'static str> {
+    if email.len() > 100 || !email.contains('@') || !email.is_ascii() || email.contains(' ') {
+        return Err("Enter an email address (at most 100 characters, no accents).");
+    }
+    Ok(())
+}
 
 #[derive(Deserialize, Default)]
 pub struct Done {
@@ -75,7 +85,7 @@ fn settings_body(
         form method="post" action="/account/settings" {
             (csrf_field(visitor))
             input type="hidden" name="action" value="sessions";
-            p { "Log out of every other browser where you are logged in." }
+            p { "Log out of every other browser where you are logged in, and out of every Hypothesis sidebar (log in there again where you still want it). Your developer token stays." }
             button type="submit" { "Log out other sessions" }
         }
         h2 { "API token" }
@@ -90,25 +100,42 @@ pub async fn settings(visitor: Visitor, Query(done): Query<Done>) -> Response {
     };
     let notice = match done.done.as_deref() {
         Some("email") => Some("Your email address was changed."),
-        Some("password") => Some("Your password was changed; other sessions were logged out."),
-        Some("sessions") => Some("Other sessions were logged out."),
+        Some("password") => Some(
+            "Your password was changed; your other sessions and every logged-in sidebar were logged out.",
+        ),
+        Some("sessions") => {
+            Some("Your other sessions and every logged-in sidebar were logged out.")
+        }
         _ => None,
     };
     let body = settings_body(&visitor, who, notice, None);
     page(&visitor, "Account settings", body)
 }
 
-/// Whether `pass` is the user's password.
-async fn password_ok(state: &AppState, who: &Identity, pass: &str) -> Result<bool, PageError> {
+/// Whether `pass` is the user's password. Wrong guesses count against the address like the
+/// login form's: a stolen session must not become a way to guess the password.
+async fn password_ok(
+    state: &AppState,
+    visitor: &Visitor,
+    who: &Identity,
+    pass: &str,
+) -> Result<bool, PageError> {
+    if !state.attempts().may_try(visitor.addr()) {
+        return Err(PageError::TooMany);
+    }
     let hash = state
         .db()
         .login_candidate(&who.userid)
         .await?
         .and_then(|(_, hash)| hash);
-    Ok(match hash {
+    let ok = match hash {
         Some(hash) => password::verify(pass.to_owned(), hash).await,
         None => false,
-    })
+    };
+    if !ok {
+        state.attempts().allow(visitor.addr());
+    }
+    Ok(ok)
 }
 
 /// `POST /account/settings`.
@@ -128,10 +155,12 @@ pub async fn change_settings(
     match f.action.as_str() {
         "email" => {
             let email = f.email.trim();
-            if !email.is_empty() && (email.len() > 100 || !email.contains('@')) {
-                return Ok(refuse("That is not an email address."));
+            if !email.is_empty()
+                && let Err(e) = check_email(email)
+            {
+                return Ok(refuse(e));
             }
-            if !password_ok(&state, who, &f.password).await? {
+            if !password_ok(&state, &visitor, who, &f.password).await? {
                 return Ok(refuse("Wrong password."));
             }
             let mine = who
@@ -146,7 +175,7 @@ pub async fn change_settings(
             state.db().set_email(who.user.id, email).await?;
         }
         "password" => {
-            if !password_ok(&state, who, &f.password).await? {
+            if !password_ok(&state, &visitor, who, &f.password).await? {
                 return Ok(refuse("Wrong current password."));
             }
             if f.new_password.chars().count() < PASSWORD_MIN {
@@ -159,20 +188,21 @@ pub async fn change_settings(
                 .await
                 .map_err(PageError::Internal)?;
             state.db().set_password_hash(who.user.id, &hash).await?;
-            state
-                .db()
-                .delete_other_sessions(who.user.id, session)
-                .await?;
+            log_out_elsewhere(&state, who, session).await?;
         }
-        "sessions" => {
-            state
-                .db()
-                .delete_other_sessions(who.user.id, session)
-                .await?;
-        }
+        "sessions" => log_out_elsewhere(&state, who, session).await?,
         _ => return Err(PageError::BadRequest("Unknown settings form.".into())),
     }
     Ok(Redirect::to(&format!("/account/settings?done={}", f.action)).into_response())
+}
+
+/// Ends the user's other browser sessions and revokes the OAuth tokens of every sidebar they
+/// are logged in to (this browser's too: it logs in again). The developer token stays; the
+/// developer page regenerates it.
+async fn log_out_elsewhere(state: &AppState, who: &Identity, keep: &str) -> Result<(), PageError> {
+    state.db().delete_other_sessions(who.user.id, keep).await?;
+    state.db().revoke_oauth_tokens_of(who.user.id).await?;
+    Ok(())
 }
 
 /// `GET /account/developer`: the token, if the user has one, and the button to (re)generate it.
@@ -221,14 +251,30 @@ pub async fn generate_token(
     Ok(Redirect::to("/account/developer").into_response())
 }
 
-/// `POST /logout`: ends this session.
+/// `GET /logout` (h has one): a button, since a link must not change anything.
+pub async fn logout_page(visitor: Visitor) -> Response {
+    if visitor.session().is_none() {
+        return Redirect::to("/").into_response();
+    }
+    let body = html! {
+        h1 { "Log out" }
+        form method="post" action="/logout" {
+            (csrf_field(&visitor))
+            button type="submit" { "Log out" }
+        }
+    };
+    page(&visitor, "Log out", body)
+}
+
+/// `POST /logout`: ends this session. Without one (it expired) there is nothing to protect:
+/// the stale cookie is just cleared.
 pub async fn logout(
     State(state): State<AppState>,
     visitor: Visitor,
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(f.csrf.as_deref())?;
     if let Some(session) = visitor.session() {
+        visitor.check_csrf(f.csrf.as_deref())?;
         state.db().delete_session(session).await?;
     }
     let mut r = Redirect::to("/").into_response();

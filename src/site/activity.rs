@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::cards;
 use super::errors::PageError;
-use super::layout::page;
+use super::layout::{encode, page};
 use super::visitor::Visitor;
 use crate::app::AppState;
 use crate::domain::UserId;
@@ -21,15 +21,23 @@ pub struct Paging {
     q: Option<String>,
 }
 
-/// `/u/<user>`: the client links an author as `:user` = username (or a whole userid).
-pub async fn user_redirect(Path(user): Path<String>) -> Response {
-    let name = UserId::parse(&user).map_or(user, |u| u.username);
-    Redirect::permanent(&format!("/users/{}", url_path(&name))).into_response()
+/// `/u/<user>`: the client links an author as `:user` = username (or a whole userid). Only
+/// users of this server's authority have pages here; another authority's `bob` is not ours.
+pub async fn user_redirect(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+) -> Result<Response, PageError> {
+    let name = match UserId::parse(&user) {
+        Some(u) if u.authority == state.authority() => u.username,
+        Some(_) => return Err(PageError::NotFound),
+        None => user,
+    };
+    Ok(Redirect::permanent(&format!("/users/{}", encode(&name))).into_response())
 }
 
-fn url_path(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+/// Longest `q` and most terms a search page takes (each term is a clause of the query).
+const Q_MAX_BYTES: usize = 1_000;
+const Q_MAX_TERMS: usize = 20;
 
 /// `/users/<username>`.
 pub async fn user_page(
@@ -49,7 +57,7 @@ pub async fn user_page(
         users: vec![user.userid().to_string()],
         ..SearchQuery::default()
     };
-    let base = format!("/users/{}", url_path(&user.username));
+    let base = format!("/users/{}", encode(&user.username));
     let list = cards::list(
         &state,
         visitor.identity.as_ref(),
@@ -71,7 +79,7 @@ pub async fn user_page(
 /// may hold spaces, as the client's tag links send them), and words matched anywhere.
 pub fn parse_q(q: &str) -> SearchQuery {
     let mut query = SearchQuery::default();
-    for term in terms(q) {
+    for term in terms(q).into_iter().take(Q_MAX_TERMS) {
         let (field, value) = match term.split_once(':') {
             Some((f, v)) if ["tag", "user", "group", "uri"].contains(&f) => (f, v),
             _ => ("", term.as_str()),
@@ -128,10 +136,15 @@ pub async fn search_page(
 ) -> Result<Response, PageError> {
     let q = paging.q.unwrap_or_default();
     let q = q.trim();
+    if q.len() > Q_MAX_BYTES {
+        return Err(PageError::BadRequest(format!(
+            "A search is at most {Q_MAX_BYTES} characters."
+        )));
+    }
     let list = if q.is_empty() {
         None
     } else {
-        let base = format!("/search?q={}", url_path(q));
+        let base = format!("/search?q={}", encode(q));
         Some(
             cards::list(
                 &state,

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
@@ -22,11 +23,16 @@ use crate::domain::{AnnotationId, UserId, authz};
 
 /// Origins whose pages have loaded `/embed.js` since this node started (the `Referer` of those
 /// requests). A browser sends a cross-origin page's origin, not its path, so this knows sites,
-/// not pages. Bounded, so that a flood of forged referers costs a fixed amount of memory.
+/// not pages. Bounded in count and length (at most ~3 MB), so that a flood of forged referers
+/// costs a fixed amount of memory; once full, new sites are not learnt until a restart. A
+/// forged referer can only make `/a/<id>` redirect where the annotation itself points (as
+/// h's bouncer always does), never elsewhere.
 #[derive(Debug, Default)]
 pub struct Embedders(Mutex<HashSet<String>>);
 
 const EMBEDDERS_MAX: usize = 10_000;
+/// Longer origins are not recorded (a host name is at most 253 bytes).
+const ORIGIN_MAX_BYTES: usize = 300;
 
 impl Embedders {
     /// Notes the origin of a page that loaded the client.
@@ -39,6 +45,9 @@ impl Embedders {
             return;
         }
         let origin = url.origin().ascii_serialization();
+        if origin.len() > ORIGIN_MAX_BYTES {
+            return;
+        }
         if let Ok(mut set) = self.0.lock()
             && (set.len() < EMBEDDERS_MAX || set.contains(&origin))
         {
@@ -91,14 +100,20 @@ pub async fn annotation_page(
     if view.view.as_deref() != Some("page")
         && let Some(target) = &target
         && state.embedders().can_take_client(&ann.target_uri)
+        // As a URL parser writes it: ASCII (percent-encoded path, punycode host), as a
+        // `Location` must be. One that does not parse gets the page instead.
+        && let Ok(url) = url::Url::parse(target)
+        && let Ok(location) = HeaderValue::from_str(url.as_str())
     {
-        return Ok(Redirect::to(target).into_response());
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        r.headers_mut().insert(header::LOCATION, location);
+        return Ok(r);
     }
     let author = UserId::parse(&ann.userid).map_or_else(|| ann.userid.clone(), |u| u.username);
     let title = format!("Annotation by {author}");
     let body = html! {
         h1 { (title) }
-        (cards::card(&ann, group.as_ref()))
+        (cards::card(&ann, group.as_ref(), state.authority()))
         @if let Some(target) = &target {
             p {
                 a.button href=(target) rel="nofollow noopener" { "Open the document" }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 
 use super::errors::PageError;
+use super::layout::encode;
 use crate::app::AppState;
 use crate::domain::{Annotation, Group, UserId};
 use crate::store::SearchQuery;
@@ -28,9 +29,12 @@ pub fn date(micros: i64) -> String {
     format!("{} {} UTC", &iso[..10], &iso[11..16])
 }
 
-/// One annotation in a list.
-pub fn card(ann: &Annotation, group: Option<&Group>) -> Markup {
-    let author = UserId::parse(&ann.userid).map_or_else(|| ann.userid.clone(), |u| u.username);
+/// One annotation in a list. Its author links to their page when they are a user of this
+/// server's `authority` (another authority's `bob` is not our `bob`).
+pub fn card(ann: &Annotation, group: Option<&Group>, authority: &str) -> Markup {
+    let parsed = UserId::parse(&ann.userid);
+    let local = parsed.as_ref().is_some_and(|u| u.authority == authority);
+    let author = parsed.map_or_else(|| ann.userid.clone(), |u| u.username);
     html! {
         article.card data-id=(ann.id) {
             @if let Some(q) = quote(ann) { blockquote { (q) } }
@@ -39,7 +43,11 @@ pub fn card(ann: &Annotation, group: Option<&Group>) -> Markup {
                 div.tags { @for t in &ann.tags { span { (t) } } }
             }
             div.meta {
-                a href={ "/users/" (author) } { (author) }
+                @if local {
+                    a href={ "/users/" (encode(&author)) } { (author) }
+                } @else {
+                    span.author { (ann.userid) }
+                }
                 @if let Some(g) = group {
                     " in " a href={ "/groups/" (g.pubid) "/" (g.slug()) } { (g.name) }
                 }
@@ -100,7 +108,7 @@ pub async fn list(
     Ok(html! {
         p.muted { (found.total) @if found.total == 1 { " annotation" } @else { " annotations" } }
         @for ann in &found.rows {
-            (card(ann, groups.get(&ann.groupid).and_then(Option::as_ref)))
+            (card(ann, groups.get(&ann.groupid).and_then(Option::as_ref), state.authority()))
         }
         @if pages > 1 {
             nav.pager {

@@ -40,12 +40,22 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
         p { (message) }
         p { a href="/" { "Go to the start page" } }
     };
-    (status, layout::bare(title, body)).into_response()
+    layout::no_framing((status, layout::bare(title, body)).into_response())
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
+            PageError::TooMany => {
+                let mut r = error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    "Too many attempts from your address. Wait a minute and try again.",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+                r
+            }
             PageError::NotFound => error_page(
                 StatusCode::NOT_FOUND,
                 "Not found",
@@ -56,11 +66,6 @@ impl IntoResponse for PageError {
             PageError::BadRequest(why) => {
                 error_page(StatusCode::BAD_REQUEST, "Cannot do that", &why)
             }
-            PageError::TooMany => error_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "Too many attempts from your address. Wait a minute and try again.",
-            ),
             PageError::Internal(e) => {
                 tracing::error!(error = %e, "page failed");
                 error_page(
@@ -81,18 +86,20 @@ fn wants_html(req: &Request) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
-/// Turns the router's JSON errors (an unknown path, a wrong method) into pages for browsers
-/// outside `/api`: a mistyped link shows a page, and API clients still get h's JSON.
+/// Turns the router's own errors (an unknown path's JSON, a wrong method's empty answer, a
+/// malformed query's text) into pages for browsers outside `/api`: a mistyped link shows a
+/// page, and API clients still get h's JSON. Answers that are pages already, or scripts and
+/// styles (which browsers ask for without `text/html`), are left alone.
 pub async fn html_errors(req: Request, next: Next) -> Response {
     let page = wants_html(&req) && !req.uri().path().starts_with("/api");
     let response = next.run(req).await;
-    let is_json = response
+    let plain = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
+        .is_none_or(|v| v.contains("json") || v.starts_with("text/plain"));
     let status = response.status();
-    if !page || !is_json || !(status.is_client_error() || status.is_server_error()) {
+    if !page || !plain || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (title, message) = match status {

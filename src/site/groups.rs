@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::cards;
 use super::errors::PageError;
-use super::layout::{csrf_field, login_first, page, page_with};
+use super::layout::{csrf_field, encode, login_first, page, page_with};
 use super::visitor::Visitor;
 use crate::app::AppState;
 use crate::bus::Announcement;
@@ -21,8 +21,10 @@ use crate::domain::group::WORLD;
 use crate::domain::{Group, GroupType, Role};
 use crate::store::NewGroup;
 
+/// The group page's path; the slug percent-encoded (a name's letters may be any script, and a
+/// `Location` header must be ASCII).
 fn group_path(g: &Group) -> String {
-    format!("/groups/{}/{}", g.pubid, g.slug())
+    format!("/groups/{}/{}", g.pubid, encode(&g.slug()))
 }
 
 #[derive(Deserialize, Default)]
@@ -244,10 +246,6 @@ pub async fn group_page(
         @if let Some(list) = list { h2 { "Annotations" } (list) }
     };
     Ok(page(&visitor, &group.name, body))
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn kind_text(g: &Group) -> &'static str {

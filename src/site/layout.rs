@@ -73,7 +73,34 @@ pub fn page_with(visitor: &Visitor, status: StatusCode, title: &str, body: Marku
         }
     };
     let response = (status, [(header::CACHE_CONTROL, "no-store")], markup).into_response();
-    visitor.finish(response)
+    visitor.finish(no_framing(response))
+}
+
+/// Pages with forms must not be framed by other sites, where a click could be stolen
+/// (clickjacking). Only the sidebar's own pages (`src/client/`) are meant to be framed.
+pub fn no_framing(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// What [`encode`] leaves alone: RFC 3986's unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A path segment or query value, percent-encoded (ASCII, safe in a `Location` header).
+pub fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// The hidden field every form carries.

@@ -22,6 +22,17 @@ impl AttemptLimiter {
         self.allow_at(addr, Instant::now())
     }
 
+    /// Whether `addr` may try now, taking nothing: a login checks before the password and
+    /// [`AttemptLimiter::allow`]s only a wrong one, so that people logging in right (a class
+    /// behind one NAT) never run out.
+    pub fn may_try(&self, addr: IpAddr) -> bool {
+        let now = Instant::now();
+        self.0.lock().map_or(true, |map| {
+            map.get(&key(addr))
+                .is_none_or(|(tokens, at)| refilled(*tokens, *at, now) >= 1.0)
+        })
+    }
+
     fn allow_at(&self, addr: IpAddr, now: Instant) -> bool {
         let Ok(mut map) = self.0.lock() else {
             return true;
@@ -29,7 +40,7 @@ impl AttemptLimiter {
         if map.len() >= TRACKED_MAX {
             map.retain(|_, (tokens, at)| refilled(*tokens, *at, now) < BURST);
         }
-        let (tokens, at) = map.entry(addr).or_insert((BURST, now));
+        let (tokens, at) = map.entry(key(addr)).or_insert((BURST, now));
         let available = refilled(*tokens, *at, now);
         if available < 1.0 {
             return false;
@@ -37,6 +48,18 @@ impl AttemptLimiter {
         *tokens = available - 1.0;
         *at = now;
         true
+    }
+}
+
+/// An IPv6 client holds a whole /64 (and can pick any address in it): one bucket per /64.
+fn key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::from(octets)
+        }
     }
 }
 
@@ -63,5 +86,17 @@ mod tests {
         assert!(!l.allow_at(a, t0 + REFILL / 2));
         assert!(l.allow_at(a, t0 + REFILL));
         assert!(!l.allow_at(a, t0 + REFILL));
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_bucket() {
+        let l = AttemptLimiter::default();
+        let t0 = Instant::now();
+        for i in 0..10u16 {
+            let a: IpAddr = format!("2001:db8::{i:x}").parse().unwrap();
+            assert!(l.allow_at(a, t0));
+        }
+        assert!(!l.allow_at("2001:db8::ffff".parse().unwrap(), t0));
+        assert!(l.allow_at("2001:db8:0:1::1".parse().unwrap(), t0));
     }
 }

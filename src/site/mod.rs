@@ -21,7 +21,7 @@ mod stream;
 pub mod visitor;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::app::AppState;
 
@@ -41,7 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/search", get(activity::search_page))
         .route("/groups/new", get(groups::new_form).post(groups::create))
         .route("/groups/{pubid}", get(groups::without_slug))
-        // Join and Leave post to the page itself, as h's group page does.
+        // Join and Leave post to the page itself (`action=join|leave`).
         .route(
             "/groups/{pubid}/{slug}",
             get(groups::group_page).post(groups::membership),
@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
             "/account/developer",
             get(account::developer).post(account::generate_token),
         )
-        .route("/logout", post(account::logout))
+        .route("/logout", get(account::logout_page).post(account::logout))
         .route("/signup", get(signup::signup_form).post(signup::signup))
         .route("/forgot-password", get(signup::forgot_password))
 }

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::account::PASSWORD_MIN;
+use super::account::{PASSWORD_MIN, check_email};
 use super::errors::PageError;
+use super::layout::encode;
 use super::layout::{csrf_field, page, page_with};
 use super::visitor::{Visitor, safe_next, session_cookie};
 use crate::app::AppState;
@@ -55,10 +56,6 @@ fn form(visitor: &Visitor, f: &SignupForm, errors: &[String]) -> Markup {
     }
 }
 
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
 fn closed(visitor: &Visitor, next: Option<&str>) -> Response {
     let body = html! {
         h1 { "Sign up" }
@@ -99,9 +96,7 @@ pub async fn signup(
         return Ok(closed(&visitor, f.next.as_deref()));
     }
     visitor.check_csrf(f.csrf.as_deref())?;
-    if let Some(addr) = visitor.addr()
-        && !state.attempts().allow(addr)
-    {
+    if !state.attempts().allow(visitor.addr()) {
         return Err(PageError::TooMany);
     }
     let username = f.username.trim();
@@ -110,8 +105,8 @@ pub async fn signup(
     if let Err(e) = check_username(username) {
         errors.push(e);
     }
-    if email.len() > 100 || !email.contains('@') {
-        errors.push("Enter an email address.".to_owned());
+    if let Err(e) = check_email(email) {
+        errors.push(e.to_owned());
     } else if state.db().email_taken(email).await? {
         errors.push("An account with this email address already exists.".to_owned());
     }
@@ -146,7 +141,7 @@ pub async fn signup(
     state.db().set_password_hash(user.id, &hash).await?;
     let token = state.db().create_session(user.id).await?;
     tracing::info!(userid = %user.userid(), "new account by signup");
-    let mut r = Redirect::to("/").into_response();
+    let mut r = Redirect::to(&safe_next(f.next.as_deref())).into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
         session_cookie(Some(&token), visitor.secure()),

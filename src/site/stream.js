@@ -7,6 +7,7 @@
   var status = document.getElementById("status");
   var list = document.getElementById("stream");
   var url = status.getAttribute("data-ws");
+  var authority = status.getAttribute("data-authority");
   // The log's head when the page was rendered; every event after it is news.
   var seqAttr = status.getAttribute("data-seq");
   var lastSeq = seqAttr === null ? null : Number(seqAttr);
@@ -48,8 +49,14 @@
       c.appendChild(tags);
     }
     var meta = el("div", "meta");
-    var user = String(ann.user || "").replace(/^acct:/, "").replace(/@.*$/, "");
-    meta.appendChild(link("/users/" + encodeURIComponent(user), user));
+    // Only this server's users have pages here.
+    var userid = String(ann.user || "");
+    var user = userid.replace(/^acct:/, "").replace(/@.*$/, "");
+    if (userid.slice(userid.lastIndexOf("@") + 1) === authority) {
+      meta.appendChild(link("/users/" + encodeURIComponent(user), user));
+    } else {
+      meta.appendChild(el("span", null, userid));
+    }
     meta.appendChild(document.createTextNode(" · "));
     var when = (ann.updated || "").slice(0, 16).replace("T", " ") + " UTC";
     meta.appendChild(link("/a/" + encodeURIComponent(ann.id), when));

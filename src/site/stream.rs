@@ -37,9 +37,9 @@ pub async fn stream(
     let world = state.group_by_pubid(WORLD).await?;
     let body = html! {
         h1 { "Live stream" }
-        p.muted #status data-ws=(state.websocket_url()) data-seq=(head) { "Public annotations, newest first. Connecting…" }
+        p.muted #status data-ws=(state.websocket_url()) data-seq=(head) data-authority=(state.authority()) { "Public annotations, newest first. Connecting…" }
         div #stream {
-            @for ann in &found.rows { (cards::card(ann, world.as_ref())) }
+            @for ann in &found.rows { (cards::card(ann, world.as_ref(), state.authority())) }
         }
         script src=(SCRIPT_PATH) {}
     };

@@ -40,8 +40,8 @@ pub struct Visitor {
     new_basis: bool,
     /// Whether cookies get `Secure` (the server is reached over HTTPS).
     secure: bool,
-    /// The address the request came from.
-    addr: Option<IpAddr>,
+    /// The address the request came from (a trusted proxy's forwarded one).
+    addr: IpAddr,
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -57,10 +57,19 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         })
 }
 
-/// Only a path on this server may follow a login or a signup (no open redirect).
+/// Only a path on this server may follow a login or a signup (no open redirect): it starts
+/// with one `/`, and holds only visible ASCII without `\\`, since browsers drop tabs and
+/// newlines from a URL (`/\t/evil.example` would become `//evil.example`) and read `\\` as
+/// `/`. Anything else goes to `/`. (ASCII only also keeps it a valid `Location` header.)
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -95,8 +104,12 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Visitor {
-    /// Reads the visitor from a request's headers.
-    pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Visitor, PageError> {
+    /// Reads the visitor from a request's headers; `addr` is where it came from.
+    async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+        addr: IpAddr,
+    ) -> Result<Visitor, PageError> {
         let secure = state.site().public_url.starts_with("https://");
         let session = cookie(headers, SESSION_COOKIE);
         let user = match &session {
@@ -120,12 +133,12 @@ impl Visitor {
             earlier_basis,
             new_basis,
             secure,
-            addr: None,
+            addr,
         })
     }
 
     /// The address the request came from (for per-address limits).
-    pub fn addr(&self) -> Option<IpAddr> {
+    pub fn addr(&self) -> IpAddr {
         self.addr
     }
 
@@ -175,10 +188,9 @@ impl FromRequestParts<AppState> for Visitor {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        let mut visitor = Visitor::from_headers(state, &parts.headers).await?;
         // Behind a trusted proxy, the address it forwarded (`--trusted-proxy`).
-        visitor.addr = Some(crate::proxy::client_addr(parts));
-        Ok(visitor)
+        let addr = crate::proxy::client_addr(parts);
+        Visitor::from_headers(state, &parts.headers, addr).await
     }
 }
 
@@ -194,6 +206,27 @@ mod tests {
         assert!(same(&a, &token_of("one")));
         assert!(!same(&a, &token_of("two")));
         assert!(!same(&a, &a[1..]));
+    }
+
+    #[test]
+    fn only_plain_local_paths_may_follow_a_login() {
+        for ok in ["/", "/groups/new", "/oauth/authorize?a=b%20c&d=%2F"] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /x",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "/caf\u{e9}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 
     #[test]

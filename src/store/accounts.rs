@@ -25,6 +25,16 @@ impl Db {
         .await
     }
 
+    /// Revokes every OAuth access and refresh token of a user (the sidebars they are logged in
+    /// to), leaving their developer token; returns how many went.
+    pub async fn revoke_oauth_tokens_of(&self, user_id: i64) -> Result<u64, sqlx::Error> {
+        self.execute(
+            "DELETE FROM tokens WHERE user_id = $1 AND authclient_id IS NOT NULL",
+            &[user_id.into()],
+        )
+        .await
+    }
+
     /// Sets (or clears, with `None`) a user's email.
     pub async fn set_email(&self, user_id: i64, email: Option<&str>) -> Result<(), sqlx::Error> {
         self.execute(
@@ -59,9 +69,7 @@ impl Db {
             .await?;
         Ok(n)
     }
-}
 
-impl Db {
     /// Whether an account already uses this email (compared without case, as h does).
     pub async fn email_taken(&self, email: &str) -> Result<bool, sqlx::Error> {
         let row: Option<(i64,)> = self
