@@ -207,17 +207,9 @@ fn read_password(userid: &str) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// The site's signup and this command refuse the same names (`domain::user::check_username`).
 fn valid_username(name: &str) -> anyhow::Result<()> {
-    // h: 3-30 characters of letters, digits, `.` and `_` (`h/models/user.py`).
-    let ok = (3..=30).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
-    anyhow::ensure!(
-        ok,
-        "usernames are 3 to 30 characters of letters, digits, '.' and '_': {name:?}"
-    );
-    Ok(())
+    crate::domain::user::check_username(name).map_err(|e| anyhow::anyhow!("{e} Got {name:?}."))
 }
 
 pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
