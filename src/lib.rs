@@ -21,7 +21,10 @@
 //! - [`realtime`]: the Real Time API at `/ws`: protocol, filters, the subscription index, the
 //!   per-socket task, and the hub that routes committed changes to sockets.
 //! - [`client`]: serves the Hypothesis client (the npm package's files, `/embed.js`,
-//!   `/app.html`) and, in demo mode, the `/demo` page.
+//!   `/app.html`), the login popup's first-party OAuth, and, in demo mode, the `/demo` page.
+//! - [`site`]: the HTML pages at h's addresses that the client links to (`/`, `/a/<id>`,
+//!   users', groups' and account pages, `/signup`, `/search`, `/stream`), their CSRF tokens
+//!   and error pages; it reads and writes through the store and announces as the API does.
 //! - [`bus`]: how committed changes reach the hub: the announcer (the one entry point of a
 //!   committed write), the change feed between nodes (engine chosen by the `bus` setting), and
 //!   the sequencer that merges both with the change log in `seq` order.
