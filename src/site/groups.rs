@@ -292,17 +292,8 @@ pub async fn membership(
                     "This group cannot be joined from its page.".into(),
                 ));
             }
-            // A member already (an owner must not become a plain member by clicking twice).
-            if who.role_in(&group.pubid).is_some() {
-                None
-            } else {
-                Some(
-                    state
-                        .db()
-                        .add_member(&group, &who.user, Role::Member, None)
-                        .await?,
-                )
-            }
+            // A member already keeps their role (an owner clicking twice stays the owner).
+            Some(state.db().join_group(&group, &who.user, None).await?)
         }
         "leave" => {
             if group.pubid == WORLD {

@@ -281,6 +281,45 @@ impl Db {
         Ok(changed)
     }
 
+    /// Makes `user` a plain member unless they are one already, whatever their role (a private
+    /// group's invitation accepted): one statement, so a concurrent role change can never be
+    /// overwritten with `member`. Appends `group-join` only if they joined.
+    pub async fn join_group(
+        &self,
+        group: &Group,
+        user: &User,
+        src_client_id: Option<&str>,
+    ) -> Result<MembershipChange, sqlx::Error> {
+        let userid = user.userid().to_string();
+        let mut conn = HeldConnection::take(self).await?;
+        let mut tx = conn.begin_write().await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO group_members (group_id, user_id, role, created) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, user_id) DO NOTHING",
+                &[
+                    group.id.into(),
+                    user.id.into(),
+                    Role::Member.as_str().into(),
+                    now_micros().into(),
+                ],
+            )
+            .await?;
+        let changed = if inserted == 0 {
+            MembershipChange::Unchanged(None)
+        } else {
+            let entry = ChangeEntry {
+                userid: Some(&userid),
+                groupid: Some(&group.pubid),
+                src_client_id,
+                ..ChangeEntry::new(ChangeAction::GroupJoin)
+            };
+            MembershipChange::Changed(append_change(&mut tx, &entry).await?)
+        };
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// Removes a member; appends `group-leave` if they were one.
     pub async fn remove_member(
         &self,
