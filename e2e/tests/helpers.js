@@ -43,19 +43,23 @@ export async function freePort() {
 
 /** A scholia server process; `restart()` stops it with SIGTERM and starts it again. */
 export class Server {
-  /** `publicUrl`: where browsers reach it (a proxy in front); `base` stays the direct address. */
-  static async start({ publicUrl } = {}) {
+  /**
+   * `publicUrl`: where browsers reach it (a proxy in front); `base` stays the direct address.
+   * `args`: more `serve` flags.
+   */
+  static async start({ publicUrl, args = [] } = {}) {
     const s = new Server();
     s.dataDir = mkdtempSync(join(tmpdir(), "scholia-e2e-"));
     s.port = await freePort();
     s.base = `http://127.0.0.1:${s.port}`;
     s.publicUrl = publicUrl;
+    s.args = args;
     await s.launch();
     return s;
   }
 
   async launch() {
-    const extra = this.publicUrl ? ["--public-url", this.publicUrl] : [];
+    const extra = [...(this.publicUrl ? ["--public-url", this.publicUrl] : []), ...(this.args ?? [])];
     this.proc = spawn(
       BIN,
       ["--data-dir", this.dataDir, "serve", "--listen", `127.0.0.1:${this.port}`, "--client-assets", ASSETS, "--demo", ...extra],

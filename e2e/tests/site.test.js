@@ -18,7 +18,7 @@ let bobToken;
 const problems = [];
 
 before(async () => {
-  server = await Server.start();
+  server = await Server.start({ args: ["--open-signup"] });
   browser = await launchBrowser();
   aliceToken = server.admin("token", "create", "alice");
   bobToken = server.admin("token", "create", "bob");
@@ -199,5 +199,28 @@ test("D: /stream shows a new public annotation without a reload", async () => {
     await v.page.close();
   }
   await context.close();
+  assert.deepEqual(problems, []);
+});
+
+test("E: a newcomer signs up from the sidebar's Sign up and the sidebar is logged in", async () => {
+  const anon = await openDemo(browser, server, null);
+  try {
+    const popup = anon.context.waitForEvent("page");
+    await anon.sidebar.locator('[data-testid="login-links"]').getByText("Sign up").click();
+    const signup = await popup;
+    await signup.locator('input[name="username"]').waitFor({ timeout: 10000 });
+    await signup.screenshot({ path: artifact("site-signup-popup.png") });
+    await signup.locator('input[name="username"]').fill("newcomer");
+    await signup.locator('input[name="email"]').fill("newcomer@example.org");
+    await signup.locator('input[name="password"]').fill("a long enough password");
+    await signup.locator('button[type="submit"]').click();
+    // The popup comes back to the authorize step, hands the sidebar its code and closes.
+    await anon.sidebar.locator('[data-testid="user-menu"]').waitFor({ timeout: 15000 });
+    await waitFor("the newcomer's socket", () =>
+      anon.received.some((m) => m.type === "whoyouare" && m.userid === "acct:newcomer@127.0.0.1"), 15000);
+    assert.deepEqual(anon.problems, []);
+  } finally {
+    await anon.context.close();
+  }
   assert.deepEqual(problems, []);
 });

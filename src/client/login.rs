@@ -220,7 +220,8 @@ async fn authorize(
         "Logged in",
         &format!(
             "<p>Logged in as {}. This window closes by itself.</p>\
-             <script>window.opener.postMessage({}, {}); window.close();</script>",
+             <script>if (window.opener) {{ window.opener.postMessage({}, {}); window.close(); }} \
+             else {{ document.body.insertAdjacentHTML(\"beforeend\", \"<p>Open the page you logged in from again.</p>\"); }}</script>",
             html_escape(&user.username),
             script_json(&message),
             script_json(&json!(origin))

@@ -46,12 +46,12 @@ fn browser_the_unmodified_hypothesis_client_works_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "browser test failed:\n{report}");
-    // client.test.js 8, site.test.js 4, tls.test.js 1 (skipped, with a notice, without nginx).
+    // client.test.js 8, site.test.js 5, tls.test.js 1 (skipped, with a notice, without nginx).
     let nginx = Path::new("/usr/sbin/nginx").exists();
     if !nginx {
         eprintln!("NOTICE: nginx is not installed; the TLS scenario was skipped");
     }
-    let expected = if nginx { 13 } else { 12 };
+    let expected = if nginx { 14 } else { 13 };
     assert!(
         report.contains(&format!("# pass {expected}\n")) && report.contains("# fail 0"),
         "unexpected report:\n{report}"
