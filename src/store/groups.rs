@@ -256,26 +256,7 @@ impl Db {
                 MembershipChange::Unchanged(Some(append_change(&mut tx, &entry).await?))
             }
             Some(_) => MembershipChange::Unchanged(None),
-            None => {
-                tx.execute(
-                    "INSERT INTO group_members (group_id, user_id, role, created) \
-                     VALUES ($1, $2, $3, $4)",
-                    &[
-                        group.id.into(),
-                        user.id.into(),
-                        role.as_str().into(),
-                        now_micros().into(),
-                    ],
-                )
-                .await?;
-                let entry = ChangeEntry {
-                    userid: Some(&userid),
-                    groupid: Some(&group.pubid),
-                    src_client_id,
-                    ..ChangeEntry::new(ChangeAction::GroupJoin)
-                };
-                MembershipChange::Changed(append_change(&mut tx, &entry).await?)
-            }
+            None => insert_member(&mut tx, group, user, role, src_client_id).await?,
         };
         tx.commit().await?;
         Ok(changed)
@@ -290,32 +271,9 @@ impl Db {
         user: &User,
         src_client_id: Option<&str>,
     ) -> Result<MembershipChange, sqlx::Error> {
-        let userid = user.userid().to_string();
         let mut conn = HeldConnection::take(self).await?;
         let mut tx = conn.begin_write().await?;
-        let inserted = tx
-            .execute(
-                "INSERT INTO group_members (group_id, user_id, role, created) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, user_id) DO NOTHING",
-                &[
-                    group.id.into(),
-                    user.id.into(),
-                    Role::Member.as_str().into(),
-                    now_micros().into(),
-                ],
-            )
-            .await?;
-        let changed = if inserted == 0 {
-            MembershipChange::Unchanged(None)
-        } else {
-            let entry = ChangeEntry {
-                userid: Some(&userid),
-                groupid: Some(&group.pubid),
-                src_client_id,
-                ..ChangeEntry::new(ChangeAction::GroupJoin)
-            };
-            MembershipChange::Changed(append_change(&mut tx, &entry).await?)
-        };
+        let changed = insert_member(&mut tx, group, user, Role::Member, src_client_id).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -351,4 +309,38 @@ impl Db {
         tx.commit().await?;
         Ok(MembershipChange::Changed(change))
     }
+}
+
+/// Adds `user` with `role` unless they are a member already (then nothing changes), appending
+/// `group-join` when they joined.
+async fn insert_member(
+    tx: &mut impl Exec,
+    group: &Group,
+    user: &User,
+    role: Role,
+    src_client_id: Option<&str>,
+) -> Result<MembershipChange, sqlx::Error> {
+    let inserted = tx
+        .execute(
+            "INSERT INTO group_members (group_id, user_id, role, created) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, user_id) DO NOTHING",
+            &[
+                group.id.into(),
+                user.id.into(),
+                role.as_str().into(),
+                now_micros().into(),
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Ok(MembershipChange::Unchanged(None));
+    }
+    let userid = user.userid().to_string();
+    let entry = ChangeEntry {
+        userid: Some(&userid),
+        groupid: Some(&group.pubid),
+        src_client_id,
+        ..ChangeEntry::new(ChangeAction::GroupJoin)
+    };
+    Ok(MembershipChange::Changed(append_change(tx, &entry).await?))
 }
