@@ -66,6 +66,18 @@ pub fn listen_everywhere(config: &Config) -> Option<String> {
     })
 }
 
+/// A warning when a proxy is trusted but no public URL is set: the proxy's forwarded scheme and
+/// host do not make links (they are fixed at start, and events rendered for sockets have no
+/// request to take them from), so links would name the listen address behind the proxy.
+pub fn proxy_without_public_url(config: &Config) -> Option<String> {
+    (!config.trusted_proxy.is_empty() && config.public_url.is_none()).then(|| {
+        format!(
+            "--trusted-proxy is set without --public-url: links and the WebSocket URL name {},              the address behind the proxy. Set --public-url (SCHOLIA_PUBLIC_URL) to the URL              clients reach the proxy at.",
+            config.public_url(None)
+        )
+    })
+}
+
 /// An error when `--client-assets` names a folder without the client's files (rather than a
 /// server that starts and answers `/app.html` with an explanation nobody reads).
 pub fn client_assets(config: &Config) -> anyhow::Result<()> {
@@ -146,6 +158,23 @@ mod tests {
         c.public_url = Some("https://h.example".into());
         assert!(listen_everywhere(&c).is_none());
         assert!(listen_everywhere(&Config::default()).is_none());
+    }
+
+    #[test]
+    fn a_trusted_proxy_without_a_public_url_warns() {
+        assert!(proxy_without_public_url(&Config::default()).is_none());
+        let mut c: Config =
+            figment::Figment::from(figment::providers::Serialized::defaults(Config::default()))
+                .merge(("trusted_proxy", vec!["127.0.0.1"]))
+                .extract()
+                .unwrap();
+        assert!(
+            proxy_without_public_url(&c)
+                .unwrap()
+                .contains("--public-url")
+        );
+        c.public_url = Some("https://h.example".into());
+        assert!(proxy_without_public_url(&c).is_none());
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(warning) = super::checks::listen_everywhere(&config) {
         tracing::warn!("{warning}");
     }
+    if let Some(warning) = super::checks::proxy_without_public_url(&config) {
+        tracing::warn!("{warning}");
+    }
     super::checks::client_assets(&config)?;
     let url = config.database_url();
     let (db, schema) = Db::connect_migrating(&url).await?;
