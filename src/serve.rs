@@ -178,7 +178,7 @@ pub async fn serve(
 }
 
 /// A connection holding its place in the [`Census`] for as long as it is open.
-struct Counted {
+pub(crate) struct Counted {
     tcp: TcpStream,
     #[allow(dead_code)] // Held for its `Drop`.
     admitted: Option<Admitted>,

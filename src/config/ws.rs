@@ -32,7 +32,8 @@ pub struct WsConfig {
     pub messages_per_second: f64,
     /// Client messages a socket may send in a burst before throttling starts.
     pub message_burst: u32,
-    /// Bytes a socket reads at a time (tungstenite's read buffer, resident per socket).
+    /// Bytes a socket reads from the kernel at a time (into a buffer on the stack, at most
+    /// 16 KiB; an idle socket holds no read buffer).
     pub read_buffer_bytes: usize,
     /// Opt-in write pacing: writes per second a socket settles to once it has spent
     /// `write_burst`, its events waiting in between. 0 (the default) writes whatever is queued

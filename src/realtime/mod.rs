@@ -37,12 +37,12 @@ pub mod route;
 pub mod socket;
 pub mod sse;
 pub mod webhooks;
+pub mod wire;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::ws::WebSocket;
-use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -53,6 +53,8 @@ use crate::auth::bearer_token;
 use crate::domain::Identity;
 use hub::Hub;
 use socket::{Limits, Socket};
+use wire::conn::Conn;
+use wire::handshake::Io;
 
 /// `/ws`, plus h's streamer 404 for paths below it, and `/api/stream` (server-sent events);
 /// with `echo`, also `/_echo`.
@@ -133,7 +135,7 @@ async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
         );
     }
     let token = ws_token(&parts).filter(|_| !echo);
-    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &hub).await else {
+    let Some((response, on_upgrade)) = wire::handshake::accept(&mut parts) else {
         return bad_handshake();
     };
     let epoch = hub.registry().user_epoch();
@@ -152,29 +154,25 @@ async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
         },
         None => None,
     };
-    let limits = *hub.limits();
     // Shared from here on: a socket's tasks hold a pointer, not a copy of the user and roles.
     let identity = identity.map(Arc::new);
-    // Held until the socket's task ends, so shutdown waits for sockets to close (axum's
+    // Held until the socket's task ends, so shutdown waits for sockets to close (the listener's
     // graceful shutdown does not track upgraded connections).
     let tracked = hub.tasks().token();
-    upgrade
-        // Client messages are small; tungstenite's default 128 KiB read buffer per socket (zeroed
-        // before each read, so all of it resident) would dominate the memory of an idle server.
-        .read_buffer_size(limits.read_buffer_bytes)
-        .max_message_size(limits.max_message_bytes)
-        .max_frame_size(limits.max_message_bytes)
-        // Boxed so axum's upgrade task holds a pointer rather than this whole future beside
-        // its own state: the socket lives for hours, and every byte here is per socket.
-        .on_upgrade(move |ws| {
-            // The socket itself is boxed too: passed by value, each async layer below would keep
-            // its own 368-byte slot for it for the socket's whole life.
-            let ws = Box::new(ws);
-            Box::pin(async move {
-                serve(ws, hub, identity, epoch, echo).await;
-                drop(tracked);
-            })
-        })
+    // One task per socket, from the handshake to the close: nothing else of the socket's stays
+    // alive beside it.
+    tokio::spawn(async move {
+        let limits = hub.limits();
+        let (max, chunk) = (limits.max_message_bytes, limits.read_buffer_bytes);
+        let Some(conn) = wire::handshake::connect(on_upgrade, max, chunk).await else {
+            return;
+        };
+        // Boxed: passed by value, each async layer below would keep its own slot for it for
+        // the socket's whole life.
+        serve(Box::new(conn), hub, identity, epoch, echo).await;
+        drop(tracked);
+    });
+    response
 }
 
 /// Registers an upgraded socket, runs it, and accounts for it.
@@ -183,7 +181,7 @@ async fn upgrade(hub: Hub, req: Request, echo: bool) -> Response {
 /// kept to pointers: the socket and the identity come boxed and shared, the limits are read
 /// from the hub (only `echo`, one byte, comes from the route).
 async fn serve(
-    ws: Box<WebSocket>,
+    ws: Box<Conn<Io>>,
     hub: Hub,
     identity: Option<Arc<Identity>>,
     epoch: u64,

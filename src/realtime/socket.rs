@@ -26,6 +26,8 @@ use super::hub::Hub;
 use super::index::SocketId;
 use super::outbox::Receiver;
 use super::registry::Registry;
+use super::wire::conn::ConnError;
+use super::wire::frame::WireError;
 
 /// Per-socket limits and timings (from [`crate::Config`]).
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +102,11 @@ pub enum Ending {
     InvalidJson,
     /// A message over the size limit: 1009.
     TooBig,
+    /// Frames that break RFC 6455 (unmasked, a bad opcode, a close code a peer may not send...):
+    /// 1002.
+    ProtocolError,
+    /// A text message or close reason that is not UTF-8: 1007.
+    InvalidUtf8,
     /// The outbound queue overflowed: 1013.
     Slow,
     /// No frame from the peer within the idle timeout: 4000.
@@ -118,6 +125,8 @@ impl Ending {
             Ending::Gone => "connection_lost",
             Ending::InvalidJson => "invalid_message",
             Ending::TooBig => "message_too_big",
+            Ending::ProtocolError => "protocol_error",
+            Ending::InvalidUtf8 => "invalid_utf8",
             Ending::Slow => "slow_consumer",
             Ending::Idle => "idle_timeout",
             Ending::Shutdown => "server_shutdown",
@@ -131,6 +140,8 @@ impl Ending {
             Ending::ClientClosed | Ending::Gone => return None,
             Ending::InvalidJson => (1000, "invalid message format"),
             Ending::TooBig => (1009, "message too big"),
+            Ending::ProtocolError => (1002, "protocol violation"),
+            Ending::InvalidUtf8 => (1007, "invalid UTF-8"),
             Ending::Slow => (1013, "too slow: outbound queue full"),
             Ending::Idle => (4000, "no response within the idle timeout"),
             Ending::Shutdown => (1012, "server restarting"),
@@ -226,12 +237,12 @@ where
                 let raw = match msg {
                     Some(Ok(Message::Text(t))) => {
                         text = true;
-                        Some(Bytes::copy_from_slice(t.as_bytes()))
+                        Some(Bytes::from(t))
                     }
                     Some(Ok(Message::Binary(b))) => Some(b),
-                    // tungstenite answers a Ping itself, but its Pong waits in the socket's
-                    // write buffer until something flushes it: a peer that pings and never
-                    // reads would grow that buffer without end (issue 18, finding 1).
+                    // The connection answers a Ping itself, but a peer that pings and never
+                    // reads leaves the Pongs queued in it: counted, so that they cannot grow
+                    // without end (issue 18, finding 1).
                     Some(Ok(Message::Ping(_))) => {
                         owed_pongs += 1;
                         None
@@ -239,8 +250,8 @@ where
                     // A Pong only proves the peer is alive.
                     Some(Ok(Message::Pong(_))) => None,
                     Some(Ok(Message::Close(_))) => break Ending::ClientClosed,
-                    Some(Err(e)) if is_too_big(&e) => break Ending::TooBig,
-                    Some(Err(_)) | None => break Ending::Gone,
+                    Some(Err(e)) => break ending_of(&e),
+                    None => break Ending::Gone,
                 };
                 // Control frames draw on the same budget as messages, so a flood of them is
                 // read no faster than a flood of messages.
@@ -300,7 +311,7 @@ where
             _ = sock.outbox.slowed() => break Ending::Slow,
             written = write(&mut ws, &sock.outbox, writing, &events_out) => match written {
                 Some(stopped_at_limits) => {
-                    // Every write flushes, the Pongs tungstenite buffered included.
+                    // Every write flushes, the Pongs the connection queued included.
                     owed_pongs = 0;
                     // What it took from the queue has gone out (resume cursors may pass it),
                     // unless pacing holds a frame back.
@@ -380,15 +391,21 @@ where
     }
 }
 
-/// Whether a read failed on a message (or frame) over the size limit: tungstenite reports that as
-/// a capacity error, which axum wraps in its own error type, so the error's sources are searched.
-fn is_too_big(error: &(dyn std::error::Error + 'static)) -> bool {
-    std::iter::successors(Some(error), |e| e.source()).any(|e| {
-        matches!(
-            e.downcast_ref::<tungstenite::Error>(),
-            Some(tungstenite::Error::Capacity(_))
-        ) || e.is::<tungstenite::error::CapacityError>()
-    })
+/// Why a read failed: a client's frames the codec refused (each with its close code), or a
+/// broken connection. The error's sources are searched, so any transport's error can wrap it.
+fn ending_of(error: &(dyn std::error::Error + 'static)) -> Ending {
+    let refused = std::iter::successors(Some(error), |e| e.source()).find_map(|e| match e
+        .downcast_ref::<ConnError>()
+    {
+        Some(ConnError::Wire(w)) => Some(w),
+        _ => e.downcast_ref::<WireError>(),
+    });
+    match refused {
+        Some(WireError::TooBig(_)) => Ending::TooBig,
+        Some(WireError::Protocol(_)) => Ending::ProtocolError,
+        Some(WireError::Utf8) => Ending::InvalidUtf8,
+        None => Ending::Gone,
+    }
 }
 
 /// A data message as it arrived, for `/_echo`.

@@ -10,6 +10,8 @@ use tokio::time::Instant;
 
 use super::super::{self as socket, Ending, Limits};
 use super::start;
+use crate::realtime::wire::conn::ConnError;
+use crate::realtime::wire::frame::WireError;
 
 #[tokio::test(start_paused = true)]
 async fn a_peer_that_pings_and_never_reads_is_closed_as_slow() {
@@ -77,14 +79,10 @@ async fn oversized_messages_close_with_1009() {
     assert_eq!(c.close_code().await, 1009);
 }
 
-/// The read error axum yields for a message over the limit.
+/// The read error the connection yields for a message over the limit (wrapped, as a transport
+/// may wrap it).
 fn too_long() -> axum::Error {
-    axum::Error::new(tungstenite::Error::Capacity(
-        tungstenite::error::CapacityError::MessageTooLong {
-            size: 70_000,
-            max_size: 65_536,
-        },
-    ))
+    axum::Error::new(ConnError::Wire(WireError::TooBig(65_536)))
 }
 
 #[tokio::test(start_paused = true)]
@@ -92,27 +90,34 @@ async fn a_broken_read_ends_the_socket_without_a_close_frame() {
     let c = start(Limits::default());
     let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
     c.send
-        .send(Err(axum::Error::new(tungstenite::Error::Io(reset))))
+        .send(Err(axum::Error::new(ConnError::Io(reset))))
         .unwrap();
     assert_eq!(c.task.await.unwrap(), Ending::Gone);
 }
 
 #[test]
-fn only_capacity_errors_count_as_too_big() {
-    use tungstenite::error::{CapacityError, ProtocolError};
-    assert!(socket::is_too_big(&too_long()));
-    // Unwrapped, and the capacity error on its own.
-    let bare = tungstenite::Error::Capacity(CapacityError::TooManyHeaders);
-    assert!(socket::is_too_big(&bare));
-    assert!(socket::is_too_big(&CapacityError::TooManyHeaders));
+fn refused_frames_end_with_their_close_codes_and_anything_else_as_gone() {
+    let cases = [
+        (WireError::TooBig(10), Ending::TooBig, Some(1009)),
+        (WireError::Protocol("x"), Ending::ProtocolError, Some(1002)),
+        (WireError::Utf8, Ending::InvalidUtf8, Some(1007)),
+    ];
+    for (e, ending, code) in cases {
+        // Bare, wrapped once, and wrapped twice.
+        assert_eq!(socket::ending_of(&e), ending);
+        assert_eq!(socket::ending_of(&ConnError::Wire(e.clone())), ending);
+        assert_eq!(
+            socket::ending_of(&axum::Error::new(ConnError::Wire(e))),
+            ending
+        );
+        assert_eq!(ending.close_frame().map(|f| f.code), code);
+    }
     let not = [
-        axum::Error::new(tungstenite::Error::ConnectionClosed),
-        axum::Error::new(tungstenite::Error::Protocol(
-            ProtocolError::ResetWithoutClosingHandshake,
-        )),
+        axum::Error::new(ConnError::Closed),
+        axum::Error::new(ConnError::Io(std::io::ErrorKind::ConnectionReset.into())),
         axum::Error::new(std::io::Error::other("Message too long")),
     ];
     for e in &not {
-        assert!(!socket::is_too_big(e), "{e}");
+        assert_eq!(socket::ending_of(e), Ending::Gone, "{e}");
     }
 }
