@@ -113,6 +113,25 @@ impl Head {
 struct Fragments {
     text: bool,
     data: Vec<u8>,
+    /// Bytes of a text message's `data` known to be UTF-8 (what follows may be a character
+    /// cut between fragments).
+    checked: usize,
+}
+
+impl Fragments {
+    /// Refuses a text message as soon as a fragment shows it cannot be UTF-8, rather than once
+    /// it is complete (RFC 6455 §8.1); each byte is checked once.
+    fn check(&mut self) -> Result<(), WireError> {
+        if !self.text {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.data[self.checked..]) {
+            Ok(_) => self.checked = self.data.len(),
+            Err(e) if e.error_len().is_some() => return Err(WireError::Utf8),
+            Err(e) => self.checked += e.valid_up_to(),
+        }
+        Ok(())
+    }
 }
 
 /// Turns the bytes a client sends into messages.
@@ -172,6 +191,7 @@ impl Decoder {
                         return Err(WireError::TooBig(self.max));
                     }
                     f.data.extend_from_slice(&payload);
+                    f.check()?;
                     if head.fin {
                         let f = self.fragments.take().expect("checked above");
                         return data_message(f.text, f.data).map(Some);
@@ -187,10 +207,13 @@ impl Decoder {
                     if head.fin {
                         return data_message(text, payload).map(Some);
                     }
-                    self.fragments = Some(Box::new(Fragments {
+                    let mut f = Box::new(Fragments {
                         text,
                         data: payload,
-                    }));
+                        checked: 0,
+                    });
+                    f.check()?;
+                    self.fragments = Some(f);
                 }
                 OP_CLOSE => return close_message(&payload).map(Some),
                 OP_PING => return Ok(Some(Message::Ping(payload.into()))),

@@ -232,3 +232,14 @@ fn outgoing_headers_use_the_shortest_length_and_close_reasons_fit_a_control_fram
     assert!(std::str::from_utf8(&f.payload[2..]).is_ok());
     assert!(Outgoing::of(Message::Ping(Bytes::from(vec![0; 126]))).is_none());
 }
+
+#[test]
+fn a_fragmented_text_message_is_refused_at_the_first_fragment_that_cannot_be_utf8() {
+    let mut d = Decoder::new(1024);
+    // A character cut between fragments is fine; a byte that can never be UTF-8 is not, and is
+    // refused before the message's last fragment arrives.
+    d.push(&client_frame(false, OP_TEXT, b"ok \xe2\x82"));
+    assert_eq!(d.decode(), Ok(None));
+    d.push(&client_frame(false, OP_CONTINUATION, b"\xac \xff"));
+    assert_eq!(d.decode(), Err(WireError::Utf8));
+}
