@@ -103,6 +103,44 @@ fn speed_line(dir: &Path) -> Option<String> {
     ))
 }
 
+/// The scenarios whose results were measured on another day or kernel than the line above
+/// the table says (a scenario rerun on its own keeps the others' older results): `None` when
+/// every result comes from the same machine and day.
+fn provenance_line(dir: &Path, first: &Value) -> Option<String> {
+    let key = |m: &Value| (m["kernel"].clone(), m["date"].clone());
+    let others: Vec<String> = [
+        "s1",
+        "s2",
+        "peer_sockudo",
+        "peer_naive",
+        "s3",
+        "s4",
+        "s4pg",
+        "s5",
+        "s6",
+        "s7",
+    ]
+    .iter()
+    .filter_map(|s| Some((*s, load(dir, s)?)))
+    .filter(|(_, d)| key(&d["machine"]) != key(first))
+    .map(|(s, d)| {
+        let m = &d["machine"];
+        format!(
+            "{s} (Linux {}, {})",
+            m["kernel"].as_str().unwrap_or("?"),
+            m["date"].as_str().unwrap_or("?")
+        )
+    })
+    .collect();
+    (!others.is_empty()).then(|| {
+        format!(
+            "Not one invocation: these results were measured on another kernel build or day \
+             than the line above, and are not comparable with it row for row: {}.",
+            others.join(", ")
+        )
+    })
+}
+
 /// Writes the report (and the plot beside it in `docs/`) from the results in `dir`.
 pub fn write(dir: &Path, report: &Path) -> anyhow::Result<()> {
     let rows = rows(dir);
@@ -134,6 +172,9 @@ pub fn write(dir: &Path, report: &Path) -> anyhow::Result<()> {
         machine["server_cpus"].as_str().unwrap_or("none"),
         machine["load_cpus"].as_str().unwrap_or("none")
     );
+    if let Some(line) = provenance_line(dir, &machine) {
+        let _ = writeln!(md, "{line}\n");
+    }
     if let Some(line) = speed_line(dir) {
         let _ = writeln!(md, "{line}\n");
     }

@@ -202,7 +202,16 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Stream for Conn<Io> {
             }
             match this.decoder.decode() {
                 Ok(Some(m)) => match this.received(m) {
-                    Some(m) => return Poll::Ready(Some(Ok(m))),
+                    Some(m) => {
+                        // A Pong goes now, not at the next read: the loop may not read again
+                        // for a while (a throttled client). A full buffer leaves it queued.
+                        if matches!(m, Message::Ping(_))
+                            && let Poll::Ready(Err(e)) = this.poll_write_out(cx)
+                        {
+                            return Poll::Ready(Some(Err(e.into())));
+                        }
+                        return Poll::Ready(Some(Ok(m)));
+                    }
                     None => continue,
                 },
                 Ok(None) => {}

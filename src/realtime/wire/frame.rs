@@ -8,6 +8,10 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 
 /// The longest header the server writes: two bytes and a 64-bit length.
 pub const MAX_HEADER: usize = 10;
+/// Fragments one message may come in (a message in more is refused as too big, 1009).
+pub const MAX_FRAGMENTS: usize = 1024;
+/// A buffer holding more than this for a few leftover bytes is shrunk.
+const SHRINK_ABOVE: usize = 4096;
 
 const OP_CONTINUATION: u8 = 0x0;
 const OP_TEXT: u8 = 0x1;
@@ -116,6 +120,7 @@ struct Fragments {
     /// Bytes of a text message's `data` known to be UTF-8 (what follows may be a character
     /// cut between fragments).
     checked: usize,
+    frames: usize,
 }
 
 impl Fragments {
@@ -141,6 +146,9 @@ impl Fragments {
 /// messages, so an idle socket keeps no read buffer.
 pub struct Decoder {
     buf: Vec<u8>,
+    /// Bytes at the front of `buf` already decoded: dropped at the next `push`, so that a read
+    /// of many small frames moves what follows them once, not once per frame.
+    consumed: usize,
     /// Boxed: a pointer in every socket, the rest only while a message is in fragments.
     fragments: Option<Box<Fragments>>,
     /// The largest frame, and the largest message, accepted.
@@ -151,6 +159,7 @@ impl Decoder {
     pub fn new(max_message_bytes: usize) -> Self {
         Decoder {
             buf: Vec::new(),
+            consumed: 0,
             fragments: None,
             max: max_message_bytes,
         }
@@ -158,6 +167,14 @@ impl Decoder {
 
     /// Bytes as read from the connection.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.consumed > 0 {
+            self.buf.drain(..self.consumed);
+            self.consumed = 0;
+            // What a large frame left behind is given back once the rest is small.
+            if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() + bytes.len() < SHRINK_ABOVE {
+                self.buf.shrink_to(self.buf.len() + bytes.len());
+            }
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -165,20 +182,21 @@ impl Decoder {
     /// arrive. After an error the connection must be failed: what follows is not read.
     pub fn decode(&mut self) -> Result<Option<Message>, WireError> {
         loop {
-            let Some(head) = Head::parse(&self.buf, self.max)? else {
+            let rest = &self.buf[self.consumed..];
+            let Some(head) = Head::parse(rest, self.max)? else {
                 return Ok(None);
             };
             let end = head.size + head.len;
-            if self.buf.len() < end {
+            if rest.len() < end {
                 return Ok(None);
             }
-            let mut payload = self.buf[head.size..end].to_vec();
+            let mut payload = rest[head.size..end].to_vec();
             unmask(&mut payload, head.mask);
-            if end == self.buf.len() {
+            self.consumed += end;
+            if self.consumed == self.buf.len() {
                 // Gives the memory back: an idle socket holds no buffer.
                 self.buf = Vec::new();
-            } else {
-                self.buf.drain(..end);
+                self.consumed = 0;
             }
             match head.opcode {
                 OP_CONTINUATION => {
@@ -187,7 +205,10 @@ impl Decoder {
                             "a continuation frame with no message to continue",
                         ));
                     };
-                    if f.data.len() + payload.len() > self.max {
+                    f.frames += 1;
+                    // Empty fragments cost nothing against the size limit; the count bounds
+                    // the work a client can cause with them.
+                    if f.data.len() + payload.len() > self.max || f.frames > MAX_FRAGMENTS {
                         return Err(WireError::TooBig(self.max));
                     }
                     f.data.extend_from_slice(&payload);
@@ -211,6 +232,7 @@ impl Decoder {
                         text,
                         data: payload,
                         checked: 0,
+                        frames: 1,
                     });
                     f.check()?;
                     self.fragments = Some(f);

@@ -8,6 +8,7 @@ use axum::response::Response;
 use base64::Engine;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto;
 use sha1::{Digest, Sha1};
 use tokio_util::either::Either;
 
@@ -30,7 +31,13 @@ pub fn accept(parts: &mut Parts) -> Option<(Response, OnUpgrade)> {
         && headers
             .get(header::SEC_WEBSOCKET_VERSION)
             .is_some_and(|v| v == "13");
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).filter(|_| valid)?;
+    // RFC 6455 §4.2.1: the key is 16 random bytes in base64.
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).filter(|k| {
+        valid
+            && base64::engine::general_purpose::STANDARD
+                .decode(k.as_bytes())
+                .is_ok_and(|b| b.len() == 16)
+    })?;
     let accept = accept_key(key.as_bytes());
     let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
     let response = Response::builder()
@@ -51,20 +58,31 @@ pub async fn connect(
     read_chunk: usize,
 ) -> Option<Conn<Io>> {
     let upgraded = on_upgrade.await.ok()?;
-    Some(match upgraded.downcast::<TokioIo<Counted>>() {
-        Ok(parts) => Conn::new(
-            Either::Left(parts.io.into_inner()),
-            &parts.read_buf,
-            max_message_bytes,
-            read_chunk,
-        ),
-        Err(upgraded) => Conn::new(
-            Either::Right(TokioIo::new(upgraded)),
-            &[],
-            max_message_bytes,
-            read_chunk,
-        ),
-    })
+    // hyper-util's listener wraps the connection in a type of its own; its `downcast` unwraps
+    // both and returns what was read past the request with it.
+    Some(
+        match auto::upgrade::downcast::<TokioIo<Counted>>(upgraded) {
+            Ok(parts) => {
+                metrics::counter!("scholia_ws_upgrades_total", "io" => "direct").increment(1);
+                Conn::new(
+                    Either::Left(parts.io.into_inner()),
+                    &parts.read_buf,
+                    max_message_bytes,
+                    read_chunk,
+                )
+            }
+            // A listener other than `serve` (none today): hyper's layers stay underneath.
+            Err(upgraded) => {
+                metrics::counter!("scholia_ws_upgrades_total", "io" => "wrapped").increment(1);
+                Conn::new(
+                    Either::Right(TokioIo::new(upgraded)),
+                    &[],
+                    max_message_bytes,
+                    read_chunk,
+                )
+            }
+        },
+    )
 }
 
 /// `Sec-WebSocket-Accept` for a client's key (RFC 6455 §4.2.2).

@@ -318,3 +318,92 @@ async fn the_echo_endpoint_exists_only_when_asked_and_echoes_both_kinds() {
     ws.inner.send(Message::Close(None)).await.unwrap();
     assert!(matches!(ws.frame().await, Message::Close(_)));
 }
+
+/// A client frame, masked as RFC 6455 requires (`mask` false: unmasked, a protocol violation).
+fn client_frame(opcode: u8, payload: &[u8], mask: bool) -> Vec<u8> {
+    let key = [9u8, 8, 7, 6];
+    let mut f = vec![0x80 | opcode, (mask as u8) << 7 | payload.len() as u8];
+    if mask {
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        f.extend_from_slice(payload);
+    }
+    f
+}
+
+/// A raw TCP connection to `/ws`, `extra` sent in the same write as the request; returns it
+/// and everything the server sent until EOF (or `until` appears).
+async fn raw_ws(app: &TestApp, extra: &[u8], until: Option<&[u8]>) -> Vec<u8> {
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        app.addr
+    )
+    .into_bytes();
+    req.extend_from_slice(extra);
+    tcp.write_all(&req).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("the server answers in time")
+            .unwrap_or(0);
+        seen.extend_from_slice(&buf[..n]);
+        let found = until.is_some_and(|u| seen.windows(u.len()).any(|w| w == u));
+        if n == 0 || found {
+            return seen;
+        }
+    }
+}
+
+/// The socket runs on the listener's own TCP connection (no hyper layer left under it), and a
+/// message sent in the same packet as the handshake is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_runs_on_the_listeners_connection_and_reads_what_came_with_the_handshake() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ping = client_frame(0x1, br#"{"type":"ping","id":7}"#, true);
+    let seen = raw_ws(&app, &ping, Some(b"\"reply_to\":7")).await;
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("scholia_ws_upgrades_total{io=\"direct\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("io=\"wrapped\""), "{metrics}");
+}
+
+/// Frames that break RFC 6455 close with 1002, text that is not UTF-8 with 1007; a key that is
+/// not 16 bytes of base64 is a bad handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_frames_close_with_their_codes_and_a_bad_key_is_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for (frame, code) in [
+        (client_frame(0x1, b"{}", false), 1002u16),
+        (client_frame(0x3, b"", true), 1002),
+        (client_frame(0x1, b"\xff\xfe", true), 1007),
+    ] {
+        let seen = raw_ws(&app, &frame, None).await;
+        let code = code.to_be_bytes();
+        assert!(
+            seen.windows(4).any(|w| w[0] == 0x88 && w[2..4] == code),
+            "no Close {code:?} in {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+    let r = app
+        .client
+        .get(app.ws_url().replace("ws://", "http://"))
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "c2hvcnQ=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

@@ -243,3 +243,45 @@ fn a_fragmented_text_message_is_refused_at_the_first_fragment_that_cannot_be_utf
     d.push(&client_frame(false, OP_CONTINUATION, b"\xac \xff"));
     assert_eq!(d.decode(), Err(WireError::Utf8));
 }
+
+#[test]
+fn many_small_frames_in_one_read_decode_in_order_and_fragments_are_capped() {
+    // 2,000 pings in one push: all come out, in order, and the buffer is released at the end.
+    let mut bytes = vec![];
+    for i in 0..2000u16 {
+        bytes.extend(client_frame(true, OP_PING, &i.to_be_bytes()));
+    }
+    let mut d = Decoder::new(1024);
+    d.push(&bytes);
+    for i in 0..2000u16 {
+        assert_eq!(
+            d.decode(),
+            Ok(Some(Message::Ping(Bytes::copy_from_slice(
+                &i.to_be_bytes()
+            ))))
+        );
+    }
+    assert_eq!(d.decode(), Ok(None));
+    assert_eq!(d.buf.capacity(), 0);
+
+    // Empty continuation frames: the message is refused past MAX_FRAGMENTS.
+    let mut bytes = client_frame(false, OP_TEXT, b"a");
+    for _ in 0..MAX_FRAGMENTS {
+        bytes.extend(client_frame(false, OP_CONTINUATION, b""));
+    }
+    assert_eq!(decode_all(&bytes, 1024), Err(WireError::TooBig(1024)));
+}
+
+#[test]
+fn a_large_frames_buffer_is_given_back_when_only_a_little_follows() {
+    let mut d = Decoder::new(100_000);
+    let mut bytes = client_frame(true, OP_BINARY, &[7; 60_000]);
+    let next = client_frame(true, OP_TEXT, b"hi");
+    bytes.extend_from_slice(&next[..3]);
+    d.push(&bytes);
+    assert!(matches!(d.decode(), Ok(Some(Message::Binary(_)))));
+    assert_eq!(d.decode(), Ok(None));
+    d.push(&next[3..]);
+    assert!(d.buf.capacity() <= SHRINK_ABOVE, "{}", d.buf.capacity());
+    assert_eq!(d.decode(), Ok(Some(Message::Text("hi".into()))));
+}
