@@ -8,7 +8,10 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 
 /// The longest header the server writes: two bytes and a 64-bit length.
 pub const MAX_HEADER: usize = 10;
-/// Fragments one message may come in (a message in more is refused as too big, 1009).
+/// Fragments one message may come in, at least (a message in more is refused as too big,
+/// 1009); a larger size limit allows one fragment per 64 bytes of it. Each fragment has at
+/// least 6 bytes of header, so a message's bytes on the wire stay within 1.1 times the limit,
+/// and empty fragments cannot keep a socket reading without end.
 pub const MAX_FRAGMENTS: usize = 1024;
 /// A buffer holding more than this for a few leftover bytes is shrunk.
 const SHRINK_ABOVE: usize = 4096;
@@ -208,7 +211,9 @@ impl Decoder {
                     f.frames += 1;
                     // Empty fragments cost nothing against the size limit; the count bounds
                     // the work a client can cause with them.
-                    if f.data.len() + payload.len() > self.max || f.frames > MAX_FRAGMENTS {
+                    if f.data.len() + payload.len() > self.max
+                        || f.frames > MAX_FRAGMENTS.max(self.max / 64)
+                    {
                         return Err(WireError::TooBig(self.max));
                     }
                     f.data.extend_from_slice(&payload);
