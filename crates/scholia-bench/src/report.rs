@@ -62,20 +62,26 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// Every scenario's results file, in the report's order.
+const RESULTS: [&str; 10] = [
+    "s1",
+    "s2",
+    "peer_sockudo",
+    "peer_naive",
+    "s3",
+    "s4",
+    "s4pg",
+    "s5",
+    "s6",
+    "s7",
+];
+
 /// The machine-speed probes taken before every run (`calibrate`), as a sentence; `None` for
 /// results recorded before the probes existed.
 fn speed_line(dir: &Path) -> Option<String> {
     let (mut rt, mut compute) = (vec![], vec![]);
-    for name in [
-        "s1",
-        "s2",
-        "peer_sockudo",
-        "peer_naive",
-        "s3",
-        "s4",
-        "s5",
-        "s6",
-    ] {
+    // S4 on PostgreSQL and S7 run on their own (not in `all`), often on another day.
+    for name in RESULTS.iter().filter(|n| !matches!(**n, "s4pg" | "s7")) {
         let Some(doc) = load(dir, name) else { continue };
         for run in runs(&doc) {
             let c = &run["calibration"];
@@ -108,30 +114,19 @@ fn speed_line(dir: &Path) -> Option<String> {
 /// every result comes from the same machine and day.
 fn provenance_line(dir: &Path, first: &Value) -> Option<String> {
     let key = |m: &Value| (m["kernel"].clone(), m["date"].clone());
-    let others: Vec<String> = [
-        "s1",
-        "s2",
-        "peer_sockudo",
-        "peer_naive",
-        "s3",
-        "s4",
-        "s4pg",
-        "s5",
-        "s6",
-        "s7",
-    ]
-    .iter()
-    .filter_map(|s| Some((*s, load(dir, s)?)))
-    .filter(|(_, d)| key(&d["machine"]) != key(first))
-    .map(|(s, d)| {
-        let m = &d["machine"];
-        format!(
-            "{s} (Linux {}, {})",
-            m["kernel"].as_str().unwrap_or("?"),
-            m["date"].as_str().unwrap_or("?")
-        )
-    })
-    .collect();
+    let others: Vec<String> = RESULTS
+        .iter()
+        .filter_map(|s| Some((*s, load(dir, s)?)))
+        .filter(|(_, d)| key(&d["machine"]) != key(first))
+        .map(|(s, d)| {
+            let m = &d["machine"];
+            format!(
+                "{s} (Linux {}, {})",
+                m["kernel"].as_str().unwrap_or("?"),
+                m["date"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
     (!others.is_empty()).then(|| {
         format!(
             "Not one invocation: these results were measured on another kernel build or day \

@@ -159,26 +159,8 @@ async fn a_silent_peer_is_closed_after_the_idle_timeout() {
         c.ws.idle_timeout_ms = 200;
     })
     .await;
-    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let handshake = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        app.addr
-    );
-    tcp.write_all(handshake.as_bytes()).await.unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
     // Read until EOF; the server's last frame must be Close 4000.
-    loop {
-        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
-            .await
-            .expect("server closes in time")
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let seen = raw_ws(&app, &[], None).await;
     // A server frame is unmasked: 0x88 (FIN + Close), the payload length, then the code.
     let code = 4000u16.to_be_bytes();
     assert!(
