@@ -273,8 +273,9 @@ async fn search(
     };
     let who = caller.identity();
     if query.has_full_text() {
-        // SQLite indexes text just after a write is answered: wait for that, so that a search
-        // finds every annotation whose create or update was answered before it.
+        // SQLite indexes text after writes are answered, in batches: have the rest indexed
+        // now and wait for it, so that a search finds every annotation whose create or update
+        // was answered before it.
         state.writer().search_index().caught_up().await;
     }
     let page = state.db().search(&query, who).await?;

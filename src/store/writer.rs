@@ -16,14 +16,11 @@ use tokio_util::task::TaskTracker;
 use super::annotation_write::{AnnotationWrite, Written};
 use super::checkpointer::{self, Restart, WRITER_CHECKPOINT};
 use super::exec::HeldConnection;
-use super::search_index::SearchIndex;
+use super::search_index::{INDEX_BATCH, SearchIndex};
 use super::{Db, Engine, StoreError};
 
 /// At most this many writes share a transaction, bounding how long one group holds the lock.
 const MAX_GROUP: usize = 64;
-/// Groups the writer commits before it indexes their text for search even while more writes
-/// wait (SQLite): bounds how long a full-text search can wait under load.
-const MAX_UNINDEXED_GROUPS: usize = 8;
 /// Writes waiting beyond this make callers wait for room (back-pressure, not loss).
 const QUEUE: usize = 1024;
 
@@ -105,7 +102,7 @@ async fn run(
     let mut group = Vec::with_capacity(MAX_GROUP);
     let mut held: Option<HeldConnection> = None;
     let sqlite = db.engine() == Engine::Sqlite;
-    // Groups committed since the last index pass.
+    // Writes committed since the last index pass (SQLite).
     let mut unindexed = 0;
     // Whatever an earlier process left unindexed (a crash after a commit, an upgrade).
     if sqlite {
@@ -118,7 +115,31 @@ async fn run(
         let got = tokio::select! {
             n = rx.recv_many(&mut group, MAX_GROUP) => n,
             _ = shutdown.cancelled(), if held.is_some() => {
+                // Stopping: what is still unindexed now, so the next start has nothing to do.
+                if unindexed > 0 && let Some(conn) = held.as_mut() {
+                    search.index(conn, false).await;
+                    unindexed = 0;
+                }
                 held = None;
+                continue;
+            }
+            () = search.requested(), if sqlite => {
+                // A full-text search waits for what is unindexed.
+                let conn = match &mut held {
+                    Some(c) => c,
+                    None => match HeldConnection::take(&db).await {
+                        Ok(c) => held.insert(c),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the writer has no database connection");
+                            continue;
+                        }
+                    },
+                };
+                search.index(conn, false).await;
+                unindexed = 0;
+                if shutdown.is_cancelled() {
+                    held = None;
+                }
                 continue;
             }
         };
@@ -168,16 +189,16 @@ async fn run(
         let broken = results.iter().all(Result::is_err);
         if sqlite && !broken {
             search.marked();
-            unindexed += 1;
+            unindexed += results.iter().filter(|r| r.is_ok()).count();
         }
         for (done, result) in waiting.into_iter().zip(results) {
             // A caller that went away no longer needs the answer.
             let _ = done.send(result);
         }
-        // The writes are answered; now their full-text rows (SQLite), once no write waits (so
-        // under load one pass covers several groups) or after a few groups at most.
+        // The writes are answered; their full-text rows (SQLite) follow in batches, or at once
+        // when stopping (a search asks for them through `search.requested()`).
         if unindexed > 0
-            && (rx.is_empty() || unindexed >= MAX_UNINDEXED_GROUPS)
+            && (unindexed >= INDEX_BATCH || shutdown.is_cancelled())
             && let Some(conn) = held.as_mut()
         {
             search.index(conn, false).await;

@@ -231,8 +231,8 @@ async fn search_text_and_replies(backend: Backend) {
     );
 }
 
-/// The full-text index follows each write (on SQLite after the write is answered, see
-/// `store/search_index.rs`): a search right after an answer finds the new words and no longer
+/// The full-text index follows each write (on SQLite after the write is answered, in batches,
+/// see `store/search_index.rs`): a search right after an answer finds the new words and no longer
 /// the old ones, an annotation edited twice is found once, and a deleted one not at all.
 async fn full_text_follows_updates_and_deletes(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -292,5 +292,46 @@ async fn a_backlog_left_by_a_crash_is_indexed_at_start() {
     let app = spawn_on(&db_url, tempfile::tempdir().unwrap(), |_| {}).await;
     assert_eq!(app.search_ids("text=dingo", None).await, vec![a]);
     assert!(app.search_ids("text=emu", None).await.is_empty());
+    drop(db_dir);
+}
+
+/// SQLite indexes text in batches (`store/search_index.rs`): a few writes stay in the backlog
+/// until a search for words asks for them, which then finds every one; and a clean stop leaves
+/// nothing unindexed for the next start.
+#[tokio::test]
+async fn unindexed_writes_are_indexed_when_a_search_asks_and_at_stop() {
+    let (db_url, db_dir) = fresh_database(Backend::Sqlite).await;
+    let backlog = async || -> i64 {
+        let pool = sqlx::SqlitePool::connect(&db_url).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM search_backlog")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    };
+    let app = spawn_on(&db_url, tempfile::tempdir().unwrap(), |_| {}).await;
+    let (_, t) = app.user("alice").await;
+    let mut ids = vec![];
+    for k in 0..3 {
+        let uri = format!("http://example.com/batch/{k}");
+        ids.push(id(&app.shared(&t, "__world__", &uri, "wombat").await));
+    }
+    assert_eq!(
+        backlog().await,
+        3,
+        "three writes wait for a batch or a search"
+    );
+    let mut found = app.search_ids("text=wombat", None).await;
+    found.sort();
+    ids.sort();
+    assert_eq!(found, ids);
+    assert_eq!(backlog().await, 0);
+
+    app.shared(&t, "__world__", "http://example.com/batch/last", "quokka")
+        .await;
+    assert_eq!(backlog().await, 1);
+    app.stop().await.unwrap();
+    assert_eq!(backlog().await, 0, "indexed when the server stopped");
     drop(db_dir);
 }
